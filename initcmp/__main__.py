@@ -1,0 +1,3 @@
+from initcmp.cli import main
+
+main()

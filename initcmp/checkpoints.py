@@ -1,0 +1,99 @@
+"""Checkpoints, and the resume rules.
+
+Resume rules, in order (this is the only place they are decided):
+  1. `--fresh`: delete the run's checkpoint and log folders, start at step 0.
+  2. No checkpoint in the run's folder: start at step 0.
+  3. The folder's config differs from this one on a key that changes the run
+     (config.RUN_KEYS: seed, data, model, init, optimizer, batch size, learning rate):
+     refuse, naming the keys. `train.epochs` may grow: the run trains on.
+  4. Otherwise restore weights, optimizer state (Adam's moments and step count), the
+     global step and the seconds spent from the newest checkpoint. The data position
+     follows from the step, since each epoch's order is a function of (seed, epoch):
+     no shuffle buffer is stored, so a checkpoint of the default model is about 3 MB.
+
+A checkpoint is written every `checkpoint.every_steps`, at each epoch's end and on
+Ctrl-C; the newest `checkpoint.keep` are kept.
+"""
+
+from __future__ import annotations
+
+from initcmp import config as config_mod
+from initcmp import records
+from initcmp.config import Config
+from initcmp.errors import CheckpointError
+from initcmp.records import RunPaths
+
+
+class RunState:
+    """What a checkpoint holds: model, optimizer, global step, seconds, train-loss sums."""
+
+    def __init__(self, model, optimizer, paths: RunPaths, keep: int):
+        import tensorflow as tf
+
+        optimizer.build(model.trainable_variables)  # create Adam's slots before restoring
+        self.model, self.optimizer = model, optimizer
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")
+        # Running sums of train loss, accuracy and steps since the last log point.
+        self.sums = tf.Variable(tf.zeros(3, tf.float64), trainable=False, name="train_sums")
+        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step,
+                                               seconds=self.seconds, sums=self.sums)
+        self._manager = tf.train.CheckpointManager(self._checkpoint, str(paths.checkpoints),
+                                                   max_to_keep=keep, checkpoint_name="ckpt")
+
+    @property
+    def latest(self) -> str | None:
+        return self._manager.latest_checkpoint
+
+    def save(self) -> None:
+        try:
+            self._manager.save(checkpoint_number=int(self.step.numpy()))
+        except Exception as exc:  # noqa: BLE001 - TF raises its own types for I/O errors
+            raise CheckpointError(f"cannot write a checkpoint in {self._manager.directory}: "
+                                  f"{str(exc).splitlines()[0]}") from None
+
+    def restore(self) -> int:
+        """Restore the newest checkpoint; return its step."""
+        path = self.latest
+        try:
+            self._checkpoint.restore(path).assert_existing_objects_matched()
+        except Exception as exc:  # noqa: BLE001
+            raise CheckpointError(f"cannot restore {path}: {str(exc).splitlines()[0]}; "
+                                  "rerun with --fresh to start over") from None
+        return int(self.step.numpy())
+
+
+def resume_rules(cfg: Config, paths: RunPaths, fresh: bool) -> None:
+    """Rules 1 and 3 (rules 2 and 4 need the model: see `RunState`)."""
+    if fresh:
+        paths.remove()
+        return
+    saved = records.read_config(paths.checkpoints)
+    if saved is None:
+        return
+    before, now = config_mod.run_identity(saved), config_mod.run_identity(cfg)
+    changed = [k for k in sorted(before.keys() | now.keys()) if before.get(k) != now.get(k)]
+    if changed:
+        detail = ", ".join(f"{k} (was {before.get(k)!r}, now {now.get(k)!r})" for k in changed)
+        raise CheckpointError(f"{paths.checkpoints} was trained with a different config: "
+                              f"{detail}. Rerun with --fresh to start over, or change `name`")
+
+
+def restore_for_eval(cfg: Config, paths: RunPaths):
+    """The model of a run's newest checkpoint, built from the run's own config."""
+    import tensorflow as tf
+
+    from initcmp import models
+
+    saved = records.read_config(paths.checkpoints)
+    latest = tf.train.latest_checkpoint(str(paths.checkpoints))
+    if saved is None or latest is None:
+        raise CheckpointError(f"no checkpoint in {paths.checkpoints}: train it first with "
+                              f"`initcmp train --init {cfg.init.name} --seed {cfg.seed}`")
+    model = models.build_model(saved)
+    step = tf.Variable(0, dtype=tf.int64)
+    try:
+        tf.train.Checkpoint(model=model, step=step).restore(latest).expect_partial()
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"cannot restore {latest}: {str(exc).splitlines()[0]}") from None
+    return saved, model, int(step.numpy())

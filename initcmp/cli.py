@@ -1,0 +1,129 @@
+"""The command line: parse, call the library, turn its errors into one line and an exit code.
+
+Nothing here trains or checks anything itself; TensorFlow is imported only inside the
+commands that need it, so `--help`, `inits` and config errors are instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from initcmp import config as config_mod
+from initcmp.errors import InitcmpError
+
+
+def _fails_cleanly(command):
+    """Library errors become `initcmp: error: ...` and an exit code; --debug re-raises."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InitcmpError as exc:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            click.echo(f"initcmp: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+def _config_options(command):
+    for option in reversed([
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="YAML experiment config (default: the notebook's experiment)."),
+        click.option("--seed", type=int, help="Run seed (overrides `seed`)."),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override one config key; VALUE is YAML. Repeatable."),
+    ]):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="initcmp")
+def main(debug: bool) -> None:
+    """How much does the weight initializer matter? Train, evaluate and compare MLPs on MNIST."""
+
+
+@main.command()
+@click.option("--init", help="Initializer name (see `initcmp inits`).")
+@_config_options
+@click.option("--epochs", type=int, help="Epochs to train (overrides `train.epochs`).")
+@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
+@click.option("--log-dir", default="logs", show_default=True)
+@click.option("--fresh", is_flag=True, help="Delete this run's checkpoints and logs first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_fails_cleanly
+def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, fresh, as_json):
+    """Train one run; rerunning the same command resumes it."""
+    cfg = config_mod.load(config_path, init=init, seed=seed, epochs=epochs, overrides=overrides)
+    from initcmp import data, train as train_mod
+    from initcmp.progress import ConsoleReporter
+
+    dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
+    with ConsoleReporter() as reporter:
+        result = train_mod.run(cfg, dataset, checkpoint_root=checkpoint_dir, log_root=log_dir,
+                               fresh=fresh, reporter=reporter)
+    _emit(result, as_json, _result_line)
+
+
+@main.command("eval")
+@click.option("--init", help="Initializer name of the run to evaluate.")
+@_config_options
+@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_fails_cleanly
+def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
+    """Test accuracy and loss of a run's newest checkpoint."""
+    cfg = config_mod.load(config_path, init=init, seed=seed, overrides=overrides)
+    from initcmp import data, train as train_mod
+
+    dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
+    result = train_mod.evaluate_run(cfg, dataset, checkpoint_root=checkpoint_dir)
+    _emit(result, as_json, _result_line)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+def inits(as_json):
+    """List the initializers with their formula, parameters and reference."""
+    from initcmp import initializers
+
+    rows = [{"name": s.name, "formula": s.formula, "reference": s.reference,
+             "params": {k: p.default for k, p in s.params.items()}}
+            for s in initializers.REGISTRY.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="initializers (Dense kernel of shape fan_in x fan_out)")
+    for column in ("name", "formula", "parameters", "reference"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "-"
+        table.add_row(row["name"], row["formula"], params, row["reference"])
+    Console().print(table)
+
+
+def _emit(result: dict, as_json: bool, line) -> None:
+    click.echo(json.dumps(result) if as_json else line(result))
+
+
+def _result_line(r: dict) -> str:
+    if r.get("diverged"):
+        return (f"{r['init']}-s{r['seed']}: diverged at step {r['diverged_step']} "
+                "(loss became NaN or inf)")
+    accuracy = "n/a" if r["test_accuracy"] is None else f"{r['test_accuracy']:.2%}"
+    loss = "n/a" if r["test_loss"] is None else f"{r['test_loss']:.4f}"
+    return (f"{r['init']}-s{r['seed']}: test accuracy {accuracy}, test loss {loss} "
+            f"(step {r['step']}, epoch {r['epoch']:g}) in {r['checkpoint_dir']}")
+
+
+if __name__ == "__main__":
+    main()

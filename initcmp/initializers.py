@@ -1,0 +1,148 @@
+"""The initializer registry: a name, its parameters, a builder over Keras' own classes,
+the formula and the paper.
+
+Nothing is re-derived: each builder returns a Keras initializer. What this module adds
+is what Keras leaves implicit: every parameter is explicit (Keras' RandomNormal silently
+uses stddev 0.05; the notebook's "random" was TF 1's default of 1.0), and every layer
+gets its own seed (one seeded Keras instance reused across same-shaped layers gives
+identical layers in Keras 3).
+
+Formulas use the papers' definitions, for a Dense kernel of shape (fan_in, fan_out):
+Glorot & Bengio (2010): Var = 2 / (fan_in + fan_out). He et al. (2015): Var = 2 / fan_in.
+(The notebook's notes give He as 4 / (fan_in + fan_out), true only when fan_in = fan_out.)
+
+Importing this module does not import TensorFlow or Keras; building does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from initcmp.errors import ConfigError
+
+# Keras' truncated normals cut at two standard deviations, which shrinks the std by this
+# factor; Glorot/He/LeCun normal divide their parameter by it, plain TruncatedNormal doesn't.
+TRUNCATION_STD = 0.87962566103423978
+
+
+@dataclass(frozen=True)
+class Param:
+    default: Any
+    rules: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    formula: str
+    reference: str
+    build: Callable[[Mapping[str, Any], int], Any]  # (params, seed) -> keras initializer
+    std: Callable[[Mapping[str, Any], int, int], float]  # (params, fan_in, fan_out) -> std
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+def _keras():
+    import keras  # deferred: importing initcmp must not import TensorFlow
+
+    return keras.initializers
+
+
+def _fan(mode: str, fan_in: int, fan_out: int) -> float:
+    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+
+
+GLOROT = "Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward neural networks"
+HE = "He et al. (2015), Delving Deep into Rectifiers, arXiv:1502.01852"
+LECUN = "LeCun et al. (1998), Efficient BackProp"
+
+_SPECS = [
+    Spec("random", "N(mean, stddev^2), stddev 1.0 by default (TF 1's random_normal_initializer)",
+         "the notebook's baseline; not scaled to the layer",
+         lambda p, s: _keras().RandomNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
+         lambda p, fi, fo: p["stddev"],
+         {"mean": Param(0.0), "stddev": Param(1.0, {"gt": 0})}),
+    Spec("glorot", "U(-a, a), a = sqrt(6 / (fan_in + fan_out)); Var = 2 / (fan_in + fan_out)",
+         GLOROT, lambda p, s: _keras().GlorotUniform(seed=s),
+         lambda p, fi, fo: math.sqrt(2 / (fi + fo))),
+    Spec("glorot_normal", "truncated N, std = sqrt(2 / (fan_in + fan_out))",
+         GLOROT, lambda p, s: _keras().GlorotNormal(seed=s),
+         lambda p, fi, fo: math.sqrt(2 / (fi + fo))),
+    Spec("he", "U(-a, a), a = sqrt(6 / fan_in); Var = 2 / fan_in", HE,
+         lambda p, s: _keras().HeUniform(seed=s),
+         lambda p, fi, fo: math.sqrt(2 / fi)),
+    Spec("he_normal", "truncated N, std = sqrt(2 / fan_in)", HE,
+         lambda p, s: _keras().HeNormal(seed=s),
+         lambda p, fi, fo: math.sqrt(2 / fi)),
+    Spec("lecun_uniform", "U(-a, a), a = sqrt(3 / fan_in); Var = 1 / fan_in", LECUN,
+         lambda p, s: _keras().LecunUniform(seed=s),
+         lambda p, fi, fo: math.sqrt(1 / fi)),
+    Spec("lecun_normal", "truncated N, std = sqrt(1 / fan_in)", LECUN,
+         lambda p, s: _keras().LecunNormal(seed=s),
+         lambda p, fi, fo: math.sqrt(1 / fi)),
+    Spec("truncated_normal", "N(mean, stddev^2) cut at 2 stddev (so std = 0.88 stddev), "
+         "stddev 0.05 by default", "Keras' TruncatedNormal",
+         lambda p, s: _keras().TruncatedNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
+         lambda p, fi, fo: p["stddev"] * TRUNCATION_STD,
+         {"mean": Param(0.0), "stddev": Param(0.05, {"gt": 0})}),
+    Spec("random_uniform", "U(minval, maxval), -0.05 to 0.05 by default",
+         "Keras' RandomUniform",
+         lambda p, s: _keras().RandomUniform(minval=p["minval"], maxval=p["maxval"], seed=s),
+         lambda p, fi, fo: (p["maxval"] - p["minval"]) / math.sqrt(12),
+         {"minval": Param(-0.05), "maxval": Param(0.05)}),
+    Spec("orthogonal", "gain x a random orthogonal matrix; std = gain / sqrt(max(fan_in, fan_out))",
+         "Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning "
+         "in deep linear neural networks",
+         lambda p, s: _keras().Orthogonal(gain=p["gain"], seed=s),
+         lambda p, fi, fo: p["gain"] / math.sqrt(max(fi, fo)),
+         {"gain": Param(1.0, {"gt": 0})}),
+    Spec("zeros", "all weights 0 (a control: every unit in a layer stays identical)",
+         "symmetry is never broken", lambda p, s: _keras().Zeros(),
+         lambda p, fi, fo: 0.0),
+    Spec("variance_scaling", "Var = scale / n, n = fan_in, fan_out or their mean (mode); "
+         "truncated normal, normal or uniform (distribution)",
+         "Keras' VarianceScaling, the family Glorot, He and LeCun belong to",
+         lambda p, s: _keras().VarianceScaling(scale=p["scale"], mode=p["mode"],
+                                               distribution=p["distribution"], seed=s),
+         lambda p, fi, fo: math.sqrt(p["scale"] / _fan(p["mode"], fi, fo)),
+         {"scale": Param(1.0, {"gt": 0}),
+          "mode": Param("fan_in", {"choices": ("fan_in", "fan_out", "fan_avg")}),
+          "distribution": Param("truncated_normal", {
+              "choices": ("truncated_normal", "untruncated_normal", "uniform")})}),
+]
+
+REGISTRY: dict[str, Spec] = {spec.name: spec for spec in _SPECS}
+
+
+def get(name: str) -> Spec:
+    """The spec for `name`; an unknown name is an error that lists the valid ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown initializer {name!r}; valid names: "
+                          f"{', '.join(REGISTRY)}") from None
+
+
+def check_params(name: str, params: Mapping[str, Any]) -> None:
+    """Checks that span two parameters (one-parameter checks live in `Param.rules`)."""
+    if name == "random_uniform" and params["minval"] >= params["maxval"]:
+        raise ConfigError(f"'init.minval' ({params['minval']}) must be below "
+                          f"'init.maxval' ({params['maxval']})")
+
+
+def layer_seed(seed: int, layer: int) -> int:
+    """A per-layer seed derived from the run seed and the layer index, never shared."""
+    return int(np.random.SeedSequence([seed, layer]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def build(name: str, params: Mapping[str, Any], seed: int, layer: int):
+    """A fresh Keras initializer for one layer of a run."""
+    return get(name).build(params, layer_seed(seed, layer))
+
+
+def expected_std(name: str, params: Mapping[str, Any], fan_in: int, fan_out: int) -> float:
+    """The weight std the formula predicts for a (fan_in, fan_out) kernel."""
+    return float(get(name).std(params, fan_in, fan_out))

@@ -1,0 +1,42 @@
+"""The model and its optimizer: the notebook's MLP, one initializer for every kernel.
+
+Flatten -> Dense(h, activation) for each h in model.hidden -> Dense(10) logits. Biases
+start at zero. Each Dense kernel gets its own initializer instance seeded from
+(run seed, layer index), so no two layers are copies of each other.
+"""
+
+from __future__ import annotations
+
+from initcmp import initializers
+from initcmp.config import Config
+
+NUM_CLASSES = 10
+
+
+def build_model(cfg: Config):
+    import keras
+
+    layers = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="flatten")]
+    sizes = [*cfg.model.hidden, NUM_CLASSES]
+    for index, units in enumerate(sizes):
+        is_output = index == len(sizes) - 1
+        layers.append(keras.layers.Dense(
+            units,
+            activation=None if is_output else cfg.model.activation,
+            kernel_initializer=initializers.build(cfg.init.name, cfg.init.params, cfg.seed, index),
+            bias_initializer="zeros",
+            name="logits" if is_output else f"hidden_{index}"))
+    return keras.Sequential(layers, name=cfg.name)
+
+
+def build_optimizer(cfg: Config):
+    import keras
+
+    make = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+            "rmsprop": keras.optimizers.RMSprop}[cfg.train.optimizer]
+    return make(learning_rate=cfg.train.learning_rate)
+
+
+def dense_layers(model) -> list:
+    """The model's Dense layers in order, hidden first, logits last."""
+    return [layer for layer in model.layers if hasattr(layer, "kernel")]

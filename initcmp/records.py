@@ -1,0 +1,119 @@
+"""A run's plain-file records, so later tools never parse TensorBoard event files.
+
+A run is `<checkpoint-root>/<name>/<init>-s<seed>/` (weights, optimizer, step) and
+`<log-root>/<name>/<init>-s<seed>/`, which holds, beside the TensorBoard event files:
+  config.yaml    the resolved config (also kept beside the checkpoints)
+  metrics.jsonl  one JSON object per evaluation
+  result.json    the final numbers, written when the run finishes or diverges
+Every file is replaced atomically (temporary name, fsync, rename): a reader never sees
+half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from initcmp import config as config_mod
+from initcmp.config import Config
+from initcmp.errors import CheckpointError
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    checkpoints: Path
+    logs: Path
+
+    @classmethod
+    def of(cls, cfg: Config, checkpoint_root: str | Path, log_root: str | Path) -> "RunPaths":
+        return cls(Path(checkpoint_root) / cfg.name / cfg.run_name,
+                   Path(log_root) / cfg.name / cfg.run_name)
+
+    @property
+    def metrics(self) -> Path:
+        return self.logs / "metrics.jsonl"
+
+    @property
+    def result(self) -> Path:
+        return self.logs / "result.json"
+
+    def create(self) -> None:
+        for folder in (self.checkpoints, self.logs):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CheckpointError(f"cannot create {folder}: {exc.strerror}") from None
+
+    def remove(self) -> None:
+        for folder in (self.checkpoints, self.logs):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_config(paths: RunPaths, cfg: Config) -> None:
+    text = config_mod.dump_yaml(cfg)
+    for folder in (paths.checkpoints, paths.logs):
+        write_atomic(folder / "config.yaml", text)
+
+
+def read_config(folder: Path) -> Config | None:
+    """The config a run was made with, or None if the folder has none."""
+    path = folder / "config.yaml"
+    if not path.is_file():
+        return None
+    return config_mod.from_dict(config_mod.read_yaml(path), source=str(path))
+
+
+def read_metrics(paths: RunPaths) -> list[dict]:
+    if not paths.metrics.is_file():
+        return []
+    rows = []
+    for line in paths.metrics.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a torn last line from a killed writer; everything before it is good
+    return rows
+
+
+def append_metrics(paths: RunPaths, row: dict) -> None:
+    """Append one row and fsync; a line torn by a kill is dropped on the next read."""
+    try:
+        with open(paths.metrics, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {paths.metrics}: {exc.strerror or exc}") from None
+
+
+def truncate_metrics(paths: RunPaths, step: int) -> None:
+    """Keep rows up to `step` (and no torn line): a resumed run recomputes the rest."""
+    kept = [r for r in read_metrics(paths) if r["step"] <= step]
+    write_atomic(paths.metrics, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def write_result(paths: RunPaths, result: dict) -> None:
+    write_atomic(paths.result, json.dumps(result, indent=2) + "\n")
+
+
+def read_result(paths: RunPaths) -> dict | None:
+    try:
+        return json.loads(paths.result.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
