@@ -27,7 +27,7 @@ class ConsoleReporter(Reporter):
         self._progress.stop()
 
     def start(self, cfg, total_steps, resumed_from_step, source):
-        self.console.print(f"data: {source}")
+        self.console.print(f"data: {source}", soft_wrap=True, highlight=False)
         run = f"{cfg.name}/{cfg.run_name}"
         if resumed_from_step >= total_steps:
             self.console.print(f"{run}: already finished at step {resumed_from_step}")
@@ -45,4 +45,4 @@ class ConsoleReporter(Reporter):
                               metrics=f"loss {train_loss:.4f} acc {train_accuracy:.2%}")
 
     def epoch_end(self, line):
-        self.console.print(line)
+        self.console.print(line, soft_wrap=True, highlight=False)

@@ -1,0 +1,98 @@
+"""The command line through click's CliRunner: output, --json, and one-line errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from initcmp.cli import main
+
+SYN = ["--set", "data.name=synthetic"]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # runs land in ./checkpoints and ./logs, as for a user
+
+    def invoke(*args):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return invoke
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("initcmp: error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_train_json_then_rerun_resumes_then_eval_agrees(cli, tmp_path):
+    first = cli("train", "--init", "he", *SYN, "--json")
+    assert first.exit_code == 0, first.stderr
+    row = json.loads(first.stdout)
+    for key in ("init", "seed", "test_accuracy", "test_loss", "step", "epoch",
+                "resumed_from_step", "seconds"):
+        assert key in row
+    assert row["init"] == "he" and row["resumed_from_step"] == 0 and row["step"] == 24
+    assert (tmp_path / "checkpoints" / "mnist_mlp" / "he-s0").is_dir()
+    assert (tmp_path / "logs" / "mnist_mlp" / "he-s0" / "metrics.jsonl").is_file()
+
+    again = cli("train", "--init", "he", *SYN, "--json")
+    assert json.loads(again.stdout)["resumed_from_step"] == 24
+    assert "already finished" in again.stderr
+
+    evaluated = json.loads(cli("eval", "--init", "he", *SYN, "--json").stdout)
+    assert evaluated["test_accuracy"] == row["test_accuracy"]
+    assert evaluated["test_loss"] == row["test_loss"] and evaluated["step"] == 24
+
+
+def test_train_human_output_has_epoch_line_and_result(cli):
+    result = cli("train", "--init", "glorot", *SYN, "--seed", "4", "--checkpoint-dir", "ck",
+                 "--log-dir", "lg")
+    assert result.exit_code == 0, result.stderr
+    assert "epoch 1/1  step 24  train loss" in result.stderr
+    assert result.stdout.startswith("glorot-s4: test accuracy ")
+
+
+def test_resume_message_and_fresh(cli):
+    cli("train", "--init", "he", *SYN)
+    grown = cli("train", "--init", "he", *SYN, "--epochs", "2")
+    assert "resuming from step 24" in grown.stderr
+    fresh = cli("train", "--init", "he", *SYN, "--fresh", "--json")
+    assert json.loads(fresh.stdout)["resumed_from_step"] == 0
+
+
+def test_inits_lists_every_initializer(cli):
+    listed = json.loads(cli("inits", "--json").stdout)
+    names = [row["name"] for row in listed]
+    assert {"random", "glorot", "he", "orthogonal", "zeros", "variance_scaling"} <= set(names)
+    random = next(r for r in listed if r["name"] == "random")
+    assert random["params"]["stddev"] == 1.0
+    assert "He et al. (2015)" in cli("inits").stdout
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["train", "--init", "xavier"], ["unknown initializer 'xavier'", "glorot"]),
+    (["train", "--config", "nope.yaml"], ["nope.yaml", "not found"]),
+    (["train", "--set", "train.epoch=2"], ["train.epoch", "did you mean 'train.epochs'"]),
+    (["train", "--set", "train.batch_size=-1"], ["train.batch_size", "at least 1"]),
+    (["train", "--set", "noequals"], ["--set", "key=value"]),
+    (["train", "--epochs", "0"], ["train.epochs"]),
+    (["eval", "--init", "he", *SYN], ["no checkpoint", "initcmp train --init he"]),
+    (["train", "--set", "data.path=missing.npz"], ["missing.npz"]),
+])
+def test_user_errors_are_one_line(cli, args, needles):
+    one_line_error(cli(*args), *needles)
+
+
+def test_bad_yaml_names_file_and_line(cli, tmp_path):
+    (tmp_path / "bad.yaml").write_text("train:\n  epochs: [1,\n")
+    one_line_error(cli("train", "--config", "bad.yaml"), "bad.yaml:", "YAML error")
+
+
+def test_resume_with_other_config_is_refused(cli):
+    cli("train", "--init", "he", *SYN)
+    one_line_error(cli("train", "--init", "he", *SYN, "--set", "train.learning_rate=0.1"),
+                   "train.learning_rate", "--fresh")

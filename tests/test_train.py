@@ -1,0 +1,213 @@
+"""Training, resume and evaluation, on the synthetic set (24 steps an epoch) and one real
+MNIST subset. Every run here is a real `train.run`: nothing is mocked but the data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from initcmp import config, data, models, records, train
+from initcmp.errors import CheckpointError, Interrupted
+
+SYN = ("data.name=synthetic",)
+
+
+@pytest.fixture(scope="module")
+def syn():
+    return data.synthetic()
+
+
+def cfg_for(init="he", *extra, seed=0):
+    return config.load(init=init, seed=seed, overrides=SYN + tuple(extra))
+
+
+def run_in(tmp, cfg, dataset, **kw):
+    return train.run(cfg, dataset, checkpoint_root=tmp / "ck", log_root=tmp / "logs", **kw)
+
+
+def metrics_without_time(tmp, cfg):
+    rows = records.read_metrics(records.RunPaths.of(cfg, tmp / "ck", tmp / "logs"))
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+class StopAt(train.Reporter):
+    """Raises `exc` when training reports `step` (log.every_steps=1 reports every step)."""
+
+    def __init__(self, step, exc):
+        self.step, self.exc = step, exc
+
+    def progress(self, step, train_loss, train_accuracy):
+        if step == self.step:
+            raise self.exc
+
+
+def test_default_model_has_the_notebooks_parameter_count():
+    model = models.build_model(config.load())
+    assert model.count_params() == 269_322  # 784*256+256 + 256*256+256 + 256*10+10
+
+
+@pytest.mark.slow
+def test_short_real_mnist_run_learns(tmp_path, mnist):
+    cfg = config.load(init="he", overrides=("data.train_limit=4000",))
+    limited = data.Dataset(mnist.x_train[:4000], mnist.y_train[:4000], mnist.x_test,
+                           mnist.y_test, "mnist subset")
+    result = run_in(tmp_path, cfg, limited)
+    assert result["step"] == 32  # ceil(4000 / 128): the last, smaller batch is used too
+    assert result["test_accuracy"] > 0.85
+
+
+def test_same_seed_same_numbers_and_different_seed_differs(tmp_path, syn):
+    a = run_in(tmp_path / "a", cfg_for("he"), syn)
+    b = run_in(tmp_path / "b", cfg_for("he"), syn)
+    c = run_in(tmp_path / "c", cfg_for("he", seed=1), syn)
+    assert a["weights_sha256"] == b["weights_sha256"]
+    assert a["test_accuracy"] == b["test_accuracy"] and a["test_loss"] == b["test_loss"]
+    assert c["weights_sha256"] != a["weights_sha256"]
+
+
+def test_initializer_matters_on_synthetic(tmp_path, syn):
+    he = run_in(tmp_path, cfg_for("he"), syn)
+    rnd = run_in(tmp_path, cfg_for("random"), syn)
+    assert he["test_accuracy"] > rnd["test_accuracy"] + 0.2
+
+
+def test_resume_after_a_crash_is_exact(tmp_path, syn):
+    """Crash (no save) at step 30 of 48, in the second epoch, with checkpoints every 5:
+    the rerun restarts at 25 and must end bit-identical to an uninterrupted run."""
+    extra = ("train.epochs=2", "checkpoint.every_steps=5", "log.every_steps=1",
+             "eval.every_steps=7")
+    cfg = cfg_for("he", *extra)
+    whole = run_in(tmp_path / "whole", cfg, syn)
+    with pytest.raises(RuntimeError):
+        run_in(tmp_path / "cut", cfg, syn, reporter=StopAt(30, RuntimeError("crash")))
+    resumed = run_in(tmp_path / "cut", cfg, syn)
+    assert resumed["resumed_from_step"] == 25
+    assert resumed["weights_sha256"] == whole["weights_sha256"]
+    assert (resumed["test_accuracy"], resumed["test_loss"], resumed["train_loss"]) == \
+        (whole["test_accuracy"], whole["test_loss"], whole["train_loss"])
+    assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(tmp_path / "whole", cfg)
+
+
+def test_ctrl_c_saves_and_resumes_exactly(tmp_path, syn):
+    cfg = cfg_for("glorot", "log.every_steps=1", "checkpoint.every_steps=100")
+    whole = run_in(tmp_path / "whole", cfg, syn)
+    with pytest.raises(Interrupted) as info:
+        run_in(tmp_path / "cut", cfg, syn, reporter=StopAt(7, KeyboardInterrupt()))
+    assert info.value.exit_code == 130 and "rerun" in str(info.value).lower()
+    resumed = run_in(tmp_path / "cut", cfg, syn)
+    assert resumed["resumed_from_step"] == 7
+    assert resumed["weights_sha256"] == whole["weights_sha256"]
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from initcmp import config, data, train
+
+    class Kill(train.Reporter):
+        def progress(self, step, loss, acc):
+            if step == int(sys.argv[2]):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    cfg = config.load(init="he", overrides=("data.name=synthetic", "log.every_steps=1",
+                                            "checkpoint.every_steps=4", "train.epochs=2"))
+    train.run(cfg, data.synthetic(), checkpoint_root=sys.argv[1] + "/ck",
+              log_root=sys.argv[1] + "/logs", reporter=Kill())
+""")
+
+
+def test_kill_9_then_rerun_gives_the_same_weights(tmp_path, syn):
+    cfg = cfg_for("he", "log.every_steps=1", "checkpoint.every_steps=4", "train.epochs=2")
+    whole = run_in(tmp_path / "whole", cfg, syn)
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "cut"), "27"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    resumed = run_in(tmp_path / "cut", cfg, syn)
+    assert resumed["resumed_from_step"] == 24
+    assert resumed["weights_sha256"] == whole["weights_sha256"]
+    assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(tmp_path / "whole", cfg)
+
+
+def test_finished_run_is_not_retrained(tmp_path, syn):
+    cfg = cfg_for("he")
+    first = run_in(tmp_path, cfg, syn)
+    again = run_in(tmp_path, cfg, syn)
+    assert again["resumed_from_step"] == first["step"] == 24
+    assert again["weights_sha256"] == first["weights_sha256"]
+
+
+def test_more_epochs_continue_the_same_run(tmp_path, syn):
+    run_in(tmp_path / "grown", cfg_for("he"), syn)
+    grown = run_in(tmp_path / "grown", cfg_for("he", "train.epochs=2"), syn)
+    straight = run_in(tmp_path / "straight", cfg_for("he", "train.epochs=2"), syn)
+    assert grown["resumed_from_step"] == 24 and grown["step"] == 48
+    assert grown["weights_sha256"] == straight["weights_sha256"]
+
+
+def test_resume_with_a_different_model_is_refused_by_name(tmp_path, syn):
+    run_in(tmp_path, cfg_for("he"), syn)
+    with pytest.raises(CheckpointError, match=r"model\.hidden.*--fresh"):
+        run_in(tmp_path, cfg_for("he", "model.hidden=[64]"), syn)
+    fresh = run_in(tmp_path, cfg_for("he", "model.hidden=[64]"), syn, fresh=True)
+    assert fresh["resumed_from_step"] == 0 and fresh["step"] == 24
+
+
+def test_eval_equals_train(tmp_path, syn):
+    cfg = cfg_for("lecun_normal")
+    trained = run_in(tmp_path, cfg, syn)
+    evaluated = train.evaluate_run(cfg, syn, checkpoint_root=tmp_path / "ck")
+    for key in ("test_accuracy", "test_loss", "step", "epoch", "weights_sha256"):
+        assert evaluated[key] == trained[key], key
+
+
+def test_eval_without_a_checkpoint_says_how_to_train(tmp_path, syn):
+    with pytest.raises(CheckpointError, match="initcmp train --init he --seed 3"):
+        train.evaluate_run(cfg_for("he", seed=3), syn, checkpoint_root=tmp_path)
+
+
+def test_divergence_is_recorded_not_raised(tmp_path, syn):
+    cfg = cfg_for("random", "init.stddev=1.0e+30", "log.every_steps=1")
+    result = run_in(tmp_path, cfg, syn)
+    assert result["diverged"] is True and result["diverged_step"] == 1
+    saved = records.read_result(records.RunPaths.of(cfg, tmp_path / "ck", tmp_path / "logs"))
+    assert saved["diverged"] is True and saved["train_loss"] is None  # NaN stored as null
+
+
+def test_run_records_and_tensorboard(tmp_path, syn):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = cfg_for("he", "eval.every_steps=10", "log.every_steps=5")
+    run_in(tmp_path, cfg, syn)
+    paths = records.RunPaths.of(cfg, tmp_path / "ck", tmp_path / "logs")
+    assert paths.logs == tmp_path / "logs" / "mnist_mlp" / "he-s0"
+    assert config.from_dict(config.read_yaml(paths.logs / "config.yaml")) == cfg
+    assert [r["step"] for r in records.read_metrics(paths)] == [10, 20, 24]
+    assert json.loads(paths.result.read_text())["step"] == 24
+    events = EventAccumulator(str(paths.logs), size_guidance={"tensors": 0})
+    events.Reload()
+    tags = set(events.Tags()["tensors"])
+    assert {"train/loss", "train/accuracy", "test/loss", "test/accuracy"} <= tags
+    assert [e.step for e in events.Tensors("test/accuracy")] == [10, 20, 24]
+    assert events.PluginTagToContent("hparams")  # the HParams dashboard has this run
+    size = sum(f.stat().st_size for f in paths.checkpoints.glob("ckpt-24.*"))
+    assert size < 5e6  # weights + Adam moments, no shuffle buffer
+
+
+def test_importing_initcmp_does_not_import_tensorflow():
+    code = ("import sys, initcmp, initcmp.cli, initcmp.config, initcmp.data, "
+            "initcmp.initializers, initcmp.models, initcmp.records, initcmp.checkpoints, "
+            "initcmp.train; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ}, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_epoch_order_is_shared_across_initializers():
+    # The paired design: the order depends on (seed, epoch) and never on the initializer.
+    assert np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 0))
+    assert not np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 1))
