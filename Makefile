@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: install
-	$(BIN)/initcmp train --init he
+	$(BIN)/initcmp compare
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -13,7 +13,7 @@ import sys
 import click
 
 from initcmp import config as config_mod
-from initcmp.errors import InitcmpError
+from initcmp.errors import ConfigError, InitcmpError
 
 
 def _fails_cleanly(command):
@@ -85,6 +85,85 @@ def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
     dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
     result = train_mod.evaluate_run(cfg, dataset, checkpoint_root=checkpoint_dir)
     _emit(result, as_json, _result_line)
+
+
+@main.command()
+@_config_options
+@click.option("--inits", "init_names", help="Comma-separated initializers "
+              "(overrides `compare.inits`), e.g. random,glorot,he.")
+@click.option("--seeds", type=int, help="Use seeds 0..N-1 (overrides `compare.seeds`).")
+@click.option("--epochs", type=int, help="Epochs per run (overrides `train.epochs`).")
+@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
+@click.option("--log-dir", default="logs", show_default=True)
+@click.option("--fresh", is_flag=True, help="Rerun every run from scratch.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_fails_cleanly
+def compare(config_path, seed, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
+            fresh, as_json):
+    """Every initializer over several seeds: a table with statistics, files and a plot.
+
+    Finished runs are read back, interrupted ones resume: rerunning is cheap."""
+    cfg = _compare_config(config_path, seed, overrides, init_names, seeds, epochs)
+    from initcmp import compare as compare_mod, data
+    from initcmp.progress import ConsoleReporter
+
+    with ConsoleReporter() as reporter:
+        compare_mod.run(cfg, lambda: data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit),
+                        checkpoint_root=checkpoint_dir, log_root=log_dir, fresh=fresh,
+                        reporter=reporter)
+    _report(cfg, checkpoint_dir, log_dir, as_json)
+
+
+@main.command()
+@_config_options
+@click.option("--inits", "init_names", help="Comma-separated initializers (as for compare).")
+@click.option("--seeds", type=int, help="Seeds 0..N-1 (as for compare).")
+@click.option("--epochs", type=int, help="Epochs per run (as for compare).")
+@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
+@click.option("--log-dir", default="logs", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_fails_cleanly
+def report(config_path, seed, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
+           as_json):
+    """Rebuild a comparison's table, files and plot from its runs' records; no training."""
+    cfg = _compare_config(config_path, seed, overrides, init_names, seeds, epochs)
+    _report(cfg, checkpoint_dir, log_dir, as_json)
+
+
+def _compare_config(config_path, seed, overrides, init_names, seeds, epochs):
+    extra = []
+    if init_names is not None:
+        names = [n.strip() for n in init_names.split(",") if n.strip()]
+        extra.append(f"compare.inits={json.dumps(names)}")
+    if seeds is not None:
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be at least 1, not {seeds}")
+        extra.append(f"compare.seeds={json.dumps(list(range(seeds)))}")
+    return config_mod.load(config_path, seed=seed, epochs=epochs,
+                           overrides=tuple(extra) + tuple(overrides))
+
+
+def _report(cfg, checkpoint_dir, log_dir, as_json) -> None:
+    from initcmp import compare as compare_mod, report as report_mod, stats
+
+    records = compare_mod.collect(cfg, checkpoint_dir, log_dir)
+    planned = len(cfg.compare.inits) * len(cfg.compare.seeds)
+    if not records:
+        raise ConfigError(f"no finished runs of experiment {cfg.name!r} in "
+                          f"{compare_mod.experiment_folder(cfg, log_dir)}; run `initcmp compare` first")
+    notebook = stats.NOTEBOOK if cfg.data.name == "mnist" else {}  # its numbers are MNIST's
+    summary = stats.summarise(records, order=list(cfg.compare.inits), notebook=notebook)
+    summary["missing_runs"] = planned - len(records)
+    files = report_mod.write_files(summary, records,
+                                   compare_mod.experiment_folder(cfg, log_dir))
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    report_mod.print_tables(summary)
+    if summary["missing_runs"]:
+        click.echo(f"{summary['missing_runs']} of {planned} runs have not finished: "
+                   "`initcmp compare` trains them")
+    click.echo("wrote " + ", ".join(str(f) for f in files))
 
 
 @main.command()

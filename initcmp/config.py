@@ -64,7 +64,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    every_steps: int | None = field(default=None, metadata=_check(ge=1))
+    every_steps: int | None = field(default=50, metadata=_check(ge=1))
     batch_size: int = field(default=10000, metadata=_check(ge=1))
 
 
@@ -81,7 +81,8 @@ class LogConfig:
 
 @dataclass(frozen=True)
 class CompareConfig:
-    inits: tuple[str, ...] = ("random", "glorot", "he")
+    inits: tuple[str, ...] = field(default=("random", "glorot", "he"),
+                                   metadata=_check(choices=tuple(initializers.REGISTRY)))
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
 
 
@@ -206,6 +207,16 @@ def _merge(base: dict, new: dict, source: str, prefix: str = "") -> None:
             _merge(base[key], value, source, prefix=f"{dotted}.")
         else:
             base[key] = value
+
+
+def for_run(cfg: Config, init: str, seed: int) -> Config:
+    """One run of a comparison: `cfg` with this initializer and seed. The config's own
+    initializer parameters carry over only to that initializer; others get defaults."""
+    raw = to_dict(cfg)
+    if init != cfg.init.name:
+        raw["init"] = {"name": init}
+    raw["seed"] = seed
+    return from_dict(raw, source="compare")
 
 
 # --- checking ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""What a person sees on the terminal while runs train: a rich progress bar on stderr,
-one fixed-format line per epoch. stdout stays free for results (and `--json`)."""
+"""What a person sees on the terminal while runs train: rich progress bars on stderr (the
+comparison's runs, and the current run's steps) and one fixed-format line per epoch.
+stdout stays free for results and `--json`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class ConsoleReporter(Reporter):
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=self.console, transient=True)
-        self._task = None
+        self._runs = self._steps = None
+        self._source = None
 
     def __enter__(self):
         self._progress.start()
@@ -26,23 +28,43 @@ class ConsoleReporter(Reporter):
     def __exit__(self, *exc):
         self._progress.stop()
 
+    def say(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, highlight=False)
+
+    def compare_start(self, runs):
+        self._runs = self._progress.add_task("runs", total=runs, metrics="")
+
+    def skipped(self, cfg, result):
+        state = "diverged" if result.get("diverged") else f"{result['test_accuracy']:.2%}"
+        self.say(f"{cfg.name}/{cfg.run_name}: finished earlier ({state})")
+        self._advance_runs()
+
     def start(self, cfg, total_steps, resumed_from_step, source):
-        self.console.print(f"data: {source}", soft_wrap=True, highlight=False)
+        if source != self._source:
+            self.say(f"data: {source}")
+            self._source = source
         run = f"{cfg.name}/{cfg.run_name}"
         if resumed_from_step >= total_steps:
-            self.console.print(f"{run}: already finished at step {resumed_from_step}")
+            self.say(f"{run}: already finished at step {resumed_from_step}")
         elif resumed_from_step:
-            self.console.print(f"{run}: resuming from step {resumed_from_step}")
+            self.say(f"{run}: resuming from step {resumed_from_step}")
         else:
-            self.console.print(f"{run}: training {total_steps} steps")
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-        self._task = self._progress.add_task(run, total=total_steps, completed=resumed_from_step,
-                                             metrics="")
+            self.say(f"{run}: training {total_steps} steps")
+        if self._steps is not None:
+            self._progress.remove_task(self._steps)
+        self._steps = self._progress.add_task(run, total=total_steps,
+                                              completed=resumed_from_step, metrics="")
 
     def progress(self, step, train_loss, train_accuracy):
-        self._progress.update(self._task, completed=step,
+        self._progress.update(self._steps, completed=step,
                               metrics=f"loss {train_loss:.4f} acc {train_accuracy:.2%}")
 
     def epoch_end(self, line):
-        self.console.print(line, soft_wrap=True, highlight=False)
+        self.say(line)
+
+    def finish(self, result):
+        self._advance_runs()
+
+    def _advance_runs(self):
+        if self._runs is not None:
+            self._progress.advance(self._runs)

@@ -112,6 +112,18 @@ def write_result(paths: RunPaths, result: dict) -> None:
     write_atomic(paths.result, json.dumps(result, indent=2) + "\n")
 
 
+def finished(cfg: Config, paths: RunPaths) -> dict | None:
+    """The run's result if it has finished `cfg.train.epochs` (or diverged), else None.
+
+    Reads plain files only, so a finished comparison is reported without TensorFlow.
+    The caller has already applied the resume rules (same config on RUN_KEYS).
+    """
+    result = read_result(paths)
+    if result and (result.get("diverged") or result.get("epochs") == cfg.train.epochs):
+        return result
+    return None
+
+
 def read_result(paths: RunPaths) -> dict | None:
     try:
         return json.loads(paths.result.read_text(encoding="utf-8"))

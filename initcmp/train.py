@@ -24,9 +24,12 @@ from initcmp.records import RunPaths
 
 
 class Reporter:
-    """What a caller sees of a run while it trains. The CLI draws with it; these no-ops
-    are the library's default, which prints nothing."""
+    """What a caller sees of runs while they train. The CLI draws with it; these no-ops
+    are the library's default, which prints nothing. `compare_start` and `skipped`
+    come from a comparison, the others from each run it trains."""
 
+    def compare_start(self, runs: int): ...
+    def skipped(self, cfg: Config, result: dict): ...
     def start(self, cfg: Config, total_steps: int, resumed_from_step: int, source: str): ...
     def progress(self, step: int, train_loss: float, train_accuracy: float): ...
     def epoch_end(self, line: str): ...
@@ -74,8 +77,12 @@ def run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoint
     reporter = reporter or Reporter()
     paths = RunPaths.of(cfg, checkpoint_root, log_root)
 
-    # 1. Resume rules (checkpoints.py), then the model, optimizer and their checkpoint.
+    # 1. Resume rules (checkpoints.py); a finished run is reported, not retrained.
     checkpoints.resume_rules(cfg, paths, fresh)
+    done = records.finished(cfg, paths)
+    if done:
+        reporter.start(cfg, done["step"], done["step"], data.source)
+        return {**done, "resumed_from_step": done["step"]}
     paths.create()
     model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
     state = checkpoints.RunState(model, optimizer, paths, cfg.checkpoint.keep)
@@ -86,10 +93,6 @@ def run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoint
         raise CheckpointError(f"{paths.checkpoints} has already trained {start} steps, more "
                               f"than train.epochs={cfg.train.epochs} asks ({total}); "
                               "rerun with --fresh to start over")
-    done = records.read_result(paths)
-    if done and (done.get("diverged") or done.get("step") == total == start):
-        reporter.start(cfg, total, start, data.source)
-        return {**done, "resumed_from_step": start}
     records.write_config(paths, cfg)
     records.truncate_metrics(paths, start)
     writer = tf.summary.create_file_writer(str(paths.logs))

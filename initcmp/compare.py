@@ -1,0 +1,71 @@
+"""The comparison: every initializer in `compare.inits` for every seed in `compare.seeds`.
+
+Three stages, each its own function: `run` trains what is missing (each run exactly as
+`initcmp train` would, in the same folders), `collect` reads the runs' plain-file
+records, and `stats.summarise` + `report` turn those into a table, files and a plot.
+`initcmp report` is `collect` and what follows, without `run`.
+
+Paired design: runs with the same seed see the same data order (it is a function of
+seed and epoch only), so the initializer is the only difference within a seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from initcmp import checkpoints, records, train
+from initcmp.config import Config, for_run
+from initcmp.data import Dataset
+from initcmp.records import RunPaths
+
+
+def plan(cfg: Config) -> list[Config]:
+    """The runs of a comparison, initializer-major: random-s0, random-s1, ..., he-s2."""
+    return [for_run(cfg, init, seed) for init in cfg.compare.inits for seed in cfg.compare.seeds]
+
+
+def run(cfg: Config, load_data: Callable[[], Dataset], *,
+        checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs",
+        fresh: bool = False, reporter: train.Reporter | None = None) -> list[dict]:
+    """Train every run of the plan that has not finished; return `collect`'s records.
+
+    Finished runs are read from their records (no TensorFlow, no data), interrupted ones
+    resume from their checkpoint, and a diverged run is recorded and passed over. Data
+    is loaded once, and only if something needs training.
+    """
+    reporter = reporter or train.Reporter()
+    runs = plan(cfg)
+    reporter.compare_start(len(runs))
+    dataset = None
+    for run_cfg in runs:
+        paths = RunPaths.of(run_cfg, checkpoint_root, log_root)
+        checkpoints.resume_rules(run_cfg, paths, fresh)
+        done = records.finished(run_cfg, paths)
+        if done:
+            reporter.skipped(run_cfg, done)
+            continue
+        dataset = dataset or load_data()
+        train.run(run_cfg, dataset, checkpoint_root=checkpoint_root, log_root=log_root,
+                  reporter=reporter)
+    return collect(cfg, checkpoint_root, log_root)
+
+
+def collect(cfg: Config, checkpoint_root: str | Path = "checkpoints",
+            log_root: str | Path = "logs") -> list[dict]:
+    """One record per finished run of the plan: its result plus its test-accuracy curve.
+    Runs that have not finished are left out (the report says how many are missing)."""
+    out = []
+    for run_cfg in plan(cfg):
+        paths = RunPaths.of(run_cfg, checkpoint_root, log_root)
+        result = records.finished(run_cfg, paths)
+        if result is None:
+            continue
+        curve = [(row["step"], row["test_accuracy"]) for row in records.read_metrics(paths)]
+        out.append({**result, "curve": curve})
+    return out
+
+
+def experiment_folder(cfg: Config, log_root: str | Path = "logs") -> Path:
+    """Where the comparison's table, files and plot go: beside its runs' logs."""
+    return Path(log_root) / cfg.name

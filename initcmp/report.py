@@ -1,0 +1,163 @@
+"""Render a comparison: the terminal table, and compare.{json,csv,md,png} in the
+experiment's log folder. Input is `stats.summarise`'s dict and `compare.collect`'s
+records; nothing here trains or computes statistics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from initcmp.records import write_atomic
+
+COLUMNS = ["init", "runs", "acc % ± std", "95% CI", "min–max", "loss", "epochs", "time",
+           "notebook"]
+
+
+def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
+    """Write compare.json, compare.csv, compare.md and compare.png; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"compare.{ext}" for ext in ("json", "csv", "md", "png")]
+    write_atomic(paths[0], json.dumps(summary, indent=2) + "\n")
+    write_atomic(paths[1], to_csv(summary))
+    write_atomic(paths[2], to_markdown(summary))
+    plot(summary, records, paths[3])
+    return paths
+
+
+def table_rows(summary: dict) -> list[list[str]]:
+    """The table as text cells, shared by the terminal, Markdown and CSV renderings."""
+    out = []
+    for r in summary["rows"]:
+        runs = f"{r['runs']}" + (f" ({r['diverged']} diverged)" if r["diverged"] else "")
+        if r["mean_accuracy"] is None:
+            out.append([r["init"], runs, "diverged", "", "", "", str(r["epochs"]),
+                        _seconds(r["seconds"]), _pct(r["notebook"])])
+            continue
+        spread = "" if r["std_accuracy"] is None else f" ± {100 * r['std_accuracy']:.2f}"
+        ci = "" if r["ci95"] is None else f"{_pct(r['ci95'][0])}–{_pct(r['ci95'][1])}"
+        out.append([r["init"], runs, f"{_pct(r['mean_accuracy'])}{spread}", ci,
+                    f"{_pct(r['min_accuracy'])}–{_pct(r['max_accuracy'])}", f"{r['mean_loss']:.4g}",
+                    str(r["epochs"]), _seconds(r["seconds"]), _pct(r["notebook"])])
+    return out
+
+
+def paired_rows(summary: dict) -> list[list[str]]:
+    out = []
+    for p in summary["paired"]:
+        diff = "" if p["mean_difference"] is None else f"{100 * p['mean_difference']:+.2f} points"
+        pval = "n/a" if p["p_value"] is None else f"{p['p_value']:.3g}"
+        out.append([p["init"], p["best"], diff, pval, str(len(p["shared_seeds"]))])
+    return out
+
+
+PAIRED_COLUMNS = ["init", "vs best", "mean paired difference", "paired t-test p", "seeds"]
+
+
+def print_tables(summary: dict, console=None) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a file or pipe: don't fold the table at 80 columns
+            console = Console(width=140)
+    table = Table(box=box.SIMPLE_HEAD, title="test accuracy by initializer, % (mean over seeds; notebook: its "
+                        "single published run)")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column == "init" else "right", no_wrap=True)
+    for row in table_rows(summary):
+        table.add_row(*row)
+    console.print(table)
+    if summary["paired"]:
+        paired = Table(box=box.SIMPLE_HEAD, title=f"each initializer against the best ({summary['best']}), "
+                             "paired by seed")
+        for column in PAIRED_COLUMNS:
+            paired.add_column(column, justify="left" if column == "init" else "right",
+                              no_wrap=True)
+        for row in paired_rows(summary):
+            paired.add_row(*row)
+        console.print(paired)
+
+
+def to_markdown(summary: dict) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
+    if summary["paired"]:
+        lines += ["", "| " + " | ".join(PAIRED_COLUMNS) + " |", "|" + "---|" * len(PAIRED_COLUMNS)]
+        lines += ["| " + " | ".join(row) + " |" for row in paired_rows(summary)]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(summary: dict) -> str:
+    """One row per initializer, numbers as numbers (fractions, not percent)."""
+    fields = ["init", "runs", "diverged", "mean_accuracy", "std_accuracy", "ci95_low",
+              "ci95_high", "min_accuracy", "max_accuracy", "mean_loss", "epochs", "seconds",
+              "notebook"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for r in summary["rows"]:
+        low, high = r["ci95"] or (None, None)
+        writer.writerow({**{k: r[k] for k in fields if k in r}, "ci95_low": low,
+                         "ci95_high": high})
+    return buffer.getvalue()
+
+
+def plot(summary: dict, records: list[dict], path: Path) -> None:
+    """Left: test accuracy against step (mean over seeds, band = min to max).
+    Right: final accuracy per initializer with its 95 % interval, seeds as dots, and
+    the notebook's single-run number as a cross."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (curves, finals) = plt.subplots(1, 2, figsize=(12, 4.5),
+                                         gridspec_kw={"width_ratios": [3, 2]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    noted = False
+    for i, row in enumerate(summary["rows"]):
+        color = colors[i % len(colors)]
+        runs = [r for r in records if r["init"] == row["init"] and not r.get("diverged")]
+        steps = sorted(set.intersection(*[{s for s, _ in r["curve"]} for r in runs])) if runs else []
+        if steps:
+            acc = np.array([[dict(r["curve"])[s] for s in steps] for r in runs], dtype=float)
+            curves.plot(steps, acc.mean(axis=0), color=color, label=row["init"])
+            curves.fill_between(steps, acc.min(axis=0), acc.max(axis=0), color=color, alpha=0.2)
+        if row["mean_accuracy"] is not None:
+            low, high = row["ci95"] or (row["mean_accuracy"], row["mean_accuracy"])
+            finals.errorbar(i, row["mean_accuracy"], color=color, fmt="o", capsize=6,
+                            yerr=[[row["mean_accuracy"] - low], [high - row["mean_accuracy"]]])
+            finals.scatter([i] * len(runs), [r["test_accuracy"] for r in runs], color=color,
+                           s=12, alpha=0.6)
+        if row["notebook"] is not None:
+            finals.scatter([i], [row["notebook"]], marker="x", color="black", s=50,
+                           label=None if noted else "notebook (single run)")
+            noted = True
+    curves.set(xlabel="training step", ylabel="test accuracy",
+               title="test accuracy during training (line: mean, band: min-max over seeds)")
+    curves.grid(alpha=0.3)
+    curves.legend(loc="lower right")
+    finals.set_xticks(range(len(summary["rows"])), [r["init"] for r in summary["rows"]])
+    finals.set(ylabel="final test accuracy", title="final accuracy, 95 % interval over seeds")
+    finals.grid(alpha=0.3, axis="y")
+    if finals.get_legend_handles_labels()[0]:
+        finals.legend(loc="lower right")
+    fig.tight_layout()
+    partial = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(partial, dpi=110)
+    plt.close(fig)
+    os.replace(partial, path)  # atomic, like every other record
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s"

@@ -1,0 +1,86 @@
+"""Statistics over run records: per-initializer summaries and paired tests against the best.
+
+Pure functions of plain records (no training, no TensorFlow), so they are tested on
+hand-made records. Runs that diverged are counted but left out of accuracy statistics;
+a paired test uses only seeds where both initializers finished without diverging.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# The notebook's published single-run accuracies after one epoch.
+NOTEBOOK = {"random": 0.8535, "glorot": 0.9650, "he": 0.9634}
+
+
+def summarise(records: list[dict], order: list[str] | None = None,
+              notebook: dict[str, float] = NOTEBOOK) -> dict:
+    """{"rows": [...per init...], "best": init, "paired": [...each init vs best...]}.
+
+    `notebook` gives the published number shown beside each initializer (pass {} when
+    the experiment is not the notebook's MNIST)."""
+    inits = order or list(dict.fromkeys(r["init"] for r in records))
+    by_init = {init: [r for r in records if r["init"] == init] for init in inits}
+    rows = [_row(init, runs, notebook.get(init)) for init, runs in by_init.items() if runs]
+    ranked = [r for r in rows if r["mean_accuracy"] is not None]
+    best = max(ranked, key=lambda r: r["mean_accuracy"])["init"] if ranked else None
+    paired = [_paired(row["init"], best, by_init) for row in rows
+              if best is not None and row["init"] != best]
+    return {"rows": rows, "best": best, "paired": paired}
+
+
+def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
+    good = [r for r in runs if not r.get("diverged")]
+    acc = np.array([r["test_accuracy"] for r in good], dtype=float)
+    loss = np.array([r["test_loss"] for r in good], dtype=float)
+    n = len(acc)
+    mean = float(acc.mean()) if n else None
+    std = float(acc.std(ddof=1)) if n >= 2 else None
+    return {
+        "init": init, "runs": len(runs), "diverged": len(runs) - n,
+        "mean_accuracy": mean, "std_accuracy": std, "ci95": ci95(acc),
+        "min_accuracy": float(acc.min()) if n else None,
+        "max_accuracy": float(acc.max()) if n else None,
+        "mean_loss": float(loss.mean()) if n else None,
+        "epochs": max(r["epochs"] for r in runs),
+        "seconds": float(sum(r.get("seconds") or 0.0 for r in runs)),
+        "notebook": notebook,
+        "runs_detail": [{k: r.get(k) for k in ("seed", "test_accuracy", "test_loss", "step",
+                                               "seconds", "diverged", "diverged_step")}
+                        for r in sorted(runs, key=lambda r: r["seed"])],
+    }
+
+
+def ci95(values: np.ndarray) -> list[float] | None:
+    """Student-t 95 % interval of the mean; None with fewer than two values."""
+    from scipy import stats
+
+    n = len(values)
+    if n < 2:
+        return None
+    mean, sem = float(np.mean(values)), float(stats.sem(values))
+    if sem == 0.0:
+        return [mean, mean]
+    low, high = stats.t.interval(0.95, n - 1, loc=mean, scale=sem)
+    return [float(low), float(high)]
+
+
+def _paired(init: str, best: str, by_init: dict[str, list[dict]]) -> dict:
+    """Mean paired difference (init - best) over shared seeds, and the paired t-test p."""
+    from scipy import stats
+
+    def accuracy_by_seed(init):
+        return {r["seed"]: r["test_accuracy"] for r in by_init[init] if not r.get("diverged")}
+
+    mine, theirs = accuracy_by_seed(init), accuracy_by_seed(best)
+    seeds = sorted(mine.keys() & theirs.keys())
+    a = np.array([mine[s] for s in seeds])
+    b = np.array([theirs[s] for s in seeds])
+    p = None
+    if len(seeds) >= 2:
+        p = float(stats.ttest_rel(a, b).pvalue)
+        p = p if math.isfinite(p) else None  # identical differences: t undefined
+    return {"init": init, "best": best, "shared_seeds": seeds,
+            "mean_difference": float(np.mean(a - b)) if seeds else None, "p_value": p}
