@@ -78,9 +78,12 @@ def _paired(init: str, best: str, by_init: dict[str, list[dict]]) -> dict:
     seeds = sorted(mine.keys() & theirs.keys())
     a = np.array([mine[s] for s in seeds])
     b = np.array([theirs[s] for s in seeds])
+    # Accuracies are stored to 6 decimals: round away float noise, or "identical"
+    # differences would get a spurious p of 0 instead of an undefined test.
+    diff = np.round(a - b, 9)
     p = None
-    if len(seeds) >= 2:
-        p = float(stats.ttest_rel(a, b).pvalue)
-        p = p if math.isfinite(p) else None  # identical differences: t undefined
+    if len(seeds) >= 2 and np.ptp(diff) > 0:
+        p = float(stats.ttest_1samp(diff, 0.0).pvalue)  # = ttest_rel(a, b)
+        p = p if math.isfinite(p) else None
     return {"init": init, "best": best, "shared_seeds": seeds,
-            "mean_difference": float(np.mean(a - b)) if seeds else None, "p_value": p}
+            "mean_difference": float(np.mean(diff)) if seeds else None, "p_value": p}
