@@ -30,16 +30,34 @@ def _fails_cleanly(command):
     return wrapper
 
 
-def _config_options(command):
-    for option in reversed([
-        click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help="YAML experiment config (default: the notebook's experiment)."),
-        click.option("--seed", type=int, help="Run seed (overrides `seed`)."),
-        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                     help="Override one config key; VALUE is YAML. Repeatable."),
-    ]):
-        command = option(command)
-    return command
+def _options(*options):
+    """Apply several click options as one decorator (in the order listed)."""
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+_config_options = _options(
+    click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                 help="YAML experiment config (default: the notebook's experiment)."),
+    click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                 help="Override one config key; VALUE is YAML. Repeatable."))
+_seed_option = click.option("--seed", type=int, help="Run seed (overrides `seed`).")
+_epochs_option = click.option("--epochs", type=int,
+                              help="Epochs per run (overrides `train.epochs`).")
+_checkpoint_dir_option = click.option("--checkpoint-dir", default="checkpoints",
+                                      show_default=True)
+_dirs_options = _options(_checkpoint_dir_option,
+                         click.option("--log-dir", default="logs", show_default=True))
+_json_option = click.option("--json", "as_json", is_flag=True,
+                            help="Print one JSON object on stdout.")
+_compare_options = _options(
+    click.option("--inits", "init_names", help="Comma-separated initializers "
+                 "(overrides `compare.inits`), e.g. random,glorot,he."),
+    click.option("--seeds", type=int, help="Use seeds 0..N-1 (overrides `compare.seeds`)."),
+    _epochs_option)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,11 +70,11 @@ def main(debug: bool) -> None:
 @main.command()
 @click.option("--init", help="Initializer name (see `initcmp inits`).")
 @_config_options
-@click.option("--epochs", type=int, help="Epochs to train (overrides `train.epochs`).")
-@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
-@click.option("--log-dir", default="logs", show_default=True)
+@_seed_option
+@_epochs_option
+@_dirs_options
 @click.option("--fresh", is_flag=True, help="Delete this run's checkpoints and logs first.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_json_option
 @_fails_cleanly
 def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, fresh, as_json):
     """Train one run; rerunning the same command resumes it."""
@@ -74,8 +92,9 @@ def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, f
 @main.command("eval")
 @click.option("--init", help="Initializer name of the run to evaluate.")
 @_config_options
-@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_seed_option
+@_checkpoint_dir_option
+@_json_option
 @_fails_cleanly
 def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
     """Test accuracy and loss of a run's newest checkpoint."""
@@ -89,21 +108,17 @@ def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
 
 @main.command()
 @_config_options
-@click.option("--inits", "init_names", help="Comma-separated initializers "
-              "(overrides `compare.inits`), e.g. random,glorot,he.")
-@click.option("--seeds", type=int, help="Use seeds 0..N-1 (overrides `compare.seeds`).")
-@click.option("--epochs", type=int, help="Epochs per run (overrides `train.epochs`).")
-@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
-@click.option("--log-dir", default="logs", show_default=True)
+@_compare_options
+@_dirs_options
 @click.option("--fresh", is_flag=True, help="Rerun every run from scratch.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_json_option
 @_fails_cleanly
-def compare(config_path, seed, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
+def compare(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
             fresh, as_json):
     """Every initializer over several seeds: a table with statistics, files and a plot.
 
     Finished runs are read back, interrupted ones resume: rerunning is cheap."""
-    cfg = _compare_config(config_path, seed, overrides, init_names, seeds, epochs)
+    cfg = _compare_config(config_path, overrides, init_names, seeds, epochs)
     from initcmp import compare as compare_mod, data
     from initcmp.progress import ConsoleReporter
 
@@ -116,21 +131,18 @@ def compare(config_path, seed, overrides, init_names, seeds, epochs, checkpoint_
 
 @main.command()
 @_config_options
-@click.option("--inits", "init_names", help="Comma-separated initializers (as for compare).")
-@click.option("--seeds", type=int, help="Seeds 0..N-1 (as for compare).")
-@click.option("--epochs", type=int, help="Epochs per run (as for compare).")
-@click.option("--checkpoint-dir", default="checkpoints", show_default=True)
-@click.option("--log-dir", default="logs", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_compare_options
+@_dirs_options
+@_json_option
 @_fails_cleanly
-def report(config_path, seed, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
+def report(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
            as_json):
     """Rebuild a comparison's table, files and plot from its runs' records; no training."""
-    cfg = _compare_config(config_path, seed, overrides, init_names, seeds, epochs)
+    cfg = _compare_config(config_path, overrides, init_names, seeds, epochs)
     _report(cfg, checkpoint_dir, log_dir, as_json)
 
 
-def _compare_config(config_path, seed, overrides, init_names, seeds, epochs):
+def _compare_config(config_path, overrides, init_names, seeds, epochs):
     extra = []
     if init_names is not None:
         names = [n.strip() for n in init_names.split(",") if n.strip()]
@@ -139,7 +151,7 @@ def _compare_config(config_path, seed, overrides, init_names, seeds, epochs):
         if seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, not {seeds}")
         extra.append(f"compare.seeds={json.dumps(list(range(seeds)))}")
-    return config_mod.load(config_path, seed=seed, epochs=epochs,
+    return config_mod.load(config_path, epochs=epochs,
                            overrides=tuple(extra) + tuple(overrides))
 
 
