@@ -156,16 +156,9 @@ def _compare_config(config_path, overrides, init_names, seeds, epochs):
 
 
 def _report(cfg, checkpoint_dir, log_dir, as_json) -> None:
-    from initcmp import compare as compare_mod, report as report_mod, stats
+    from initcmp import compare as compare_mod, report as report_mod
 
-    records = compare_mod.collect(cfg, checkpoint_dir, log_dir)
-    planned = len(cfg.compare.inits) * len(cfg.compare.seeds)
-    if not records:
-        raise ConfigError(f"no finished runs of experiment {cfg.name!r} in "
-                          f"{compare_mod.experiment_folder(cfg, log_dir)}; run `initcmp compare` first")
-    notebook = stats.NOTEBOOK if cfg.data.name == "mnist" else {}  # its numbers are MNIST's
-    summary = stats.summarise(records, order=list(cfg.compare.inits), notebook=notebook)
-    summary["missing_runs"] = planned - len(records)
+    summary, records = compare_mod.summarise(cfg, checkpoint_dir, log_dir)
     files = report_mod.write_files(summary, records,
                                    compare_mod.experiment_folder(cfg, log_dir))
     if as_json:
@@ -173,7 +166,7 @@ def _report(cfg, checkpoint_dir, log_dir, as_json) -> None:
         return
     report_mod.print_tables(summary)
     if summary["missing_runs"]:
-        click.echo(f"{summary['missing_runs']} of {planned} runs have not finished: "
+        click.echo(f"{summary['missing_runs']} planned runs have not finished: "
                    "`initcmp compare` trains them")
     click.echo("wrote " + ", ".join(str(f) for f in files))
 

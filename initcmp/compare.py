@@ -1,9 +1,9 @@
 """The comparison: every initializer in `compare.inits` for every seed in `compare.seeds`.
 
-Three stages, each its own function: `run` trains what is missing (each run exactly as
+Stages, each its own function: `run` trains what is missing (each run exactly as
 `initcmp train` would, in the same folders), `collect` reads the runs' plain-file
-records, and `stats.summarise` + `report` turn those into a table, files and a plot.
-`initcmp report` is `collect` and what follows, without `run`.
+records, `summarise` applies `stats` to them, and `report` renders a table, files and a
+plot. `initcmp report` is `summarise` and what follows, without `run`.
 
 Paired design: runs with the same seed see the same data order (it is a function of
 seed and epoch only), so the initializer is the only difference within a seed.
@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from initcmp import checkpoints, records, train
+from initcmp import checkpoints, records, stats, train
 from initcmp.config import Config, for_run
 from initcmp.data import Dataset
+from initcmp.errors import ConfigError
 from initcmp.records import RunPaths
 
 
@@ -64,6 +65,20 @@ def collect(cfg: Config, checkpoint_root: str | Path = "checkpoints",
         curve = [(row["step"], row["test_accuracy"]) for row in records.read_metrics(paths)]
         out.append({**result, "curve": curve})
     return out
+
+
+def summarise(cfg: Config, checkpoint_root: str | Path = "checkpoints",
+              log_root: str | Path = "logs") -> tuple[dict, list[dict]]:
+    """`stats.summarise` over the finished runs of the plan, with `missing_runs`; the
+    records are returned too, for the plot. No finished run at all is an error."""
+    found = collect(cfg, checkpoint_root, log_root)
+    if not found:
+        raise ConfigError(f"no finished runs of experiment {cfg.name!r} in "
+                          f"{experiment_folder(cfg, log_root)}; run `initcmp compare` first")
+    notebook = stats.NOTEBOOK if cfg.data.name == "mnist" else {}  # its numbers are MNIST's
+    summary = stats.summarise(found, order=list(cfg.compare.inits), notebook=notebook)
+    summary["missing_runs"] = len(cfg.compare.inits) * len(cfg.compare.seeds) - len(found)
+    return summary, found
 
 
 def experiment_folder(cfg: Config, log_root: str | Path = "logs") -> Path:

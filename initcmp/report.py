@@ -28,7 +28,7 @@ def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
 
 
 def table_rows(summary: dict) -> list[list[str]]:
-    """The table as text cells, shared by the terminal, Markdown and CSV renderings."""
+    """The table as text cells, shared by the terminal and Markdown renderings."""
     out = []
     for r in summary["rows"]:
         runs = f"{r['runs']}" + (f" ({r['diverged']} diverged)" if r["diverged"] else "")
@@ -57,39 +57,41 @@ PAIRED_COLUMNS = ["init", "vs best", "mean paired difference", "paired t-test p"
 
 
 def print_tables(summary: dict, console=None) -> None:
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
 
     if console is None:
         console = Console()
         if not console.is_terminal:  # a file or pipe: don't fold the table at 80 columns
             console = Console(width=140)
-    table = Table(box=box.SIMPLE_HEAD, title="test accuracy by initializer, % (mean over seeds; notebook: its "
-                        "single published run)")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "init" else "right", no_wrap=True)
-    for row in table_rows(summary):
-        table.add_row(*row)
-    console.print(table)
+    console.print(_rich_table("test accuracy by initializer, % (mean over seeds; notebook: "
+                              "its single published run)", COLUMNS, table_rows(summary)))
     if summary["paired"]:
-        paired = Table(box=box.SIMPLE_HEAD, title=f"each initializer against the best ({summary['best']}), "
-                             "paired by seed")
-        for column in PAIRED_COLUMNS:
-            paired.add_column(column, justify="left" if column == "init" else "right",
-                              no_wrap=True)
-        for row in paired_rows(summary):
-            paired.add_row(*row)
-        console.print(paired)
+        console.print(_rich_table(f"each initializer against the best ({summary['best']}), "
+                                  "paired by seed", PAIRED_COLUMNS, paired_rows(summary)))
+
+
+def _rich_table(title: str, columns: list[str], rows: list[list[str]]):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "init" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def to_markdown(summary: dict) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
+    text = _md_table(COLUMNS, table_rows(summary))
     if summary["paired"]:
-        lines += ["", "| " + " | ".join(PAIRED_COLUMNS) + " |", "|" + "---|" * len(PAIRED_COLUMNS)]
-        lines += ["| " + " | ".join(row) + " |" for row in paired_rows(summary)]
-    return "\n".join(lines) + "\n"
+        text += "\n" + _md_table(PAIRED_COLUMNS, paired_rows(summary))
+    return text
+
+
+def _md_table(columns: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
 def to_csv(summary: dict) -> str:
