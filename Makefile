@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test clean
+.PHONY: install run test bench clean
 
 install: $(STAMP)
 
@@ -22,6 +22,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# A benchmark, not a test: a few minutes, writes benchmarks/results.md. PyTorch is the
+# issue's reference peer; the machine's local wheel is used when there is one.
+bench: install
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "no torch: its row is skipped"
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) checkpoints/*/ logs/*/

@@ -33,22 +33,24 @@ def run(cfg: Config, load_data: Callable[[], Dataset], *,
 
     Finished runs are read from their records (no TensorFlow, no data), interrupted ones
     resume from their checkpoint, and a diverged run is recorded and passed over. Data
-    is loaded once, and only if something needs training.
+    is loaded once, and only if something needs training. With `compare.fuse` the runs
+    train together in stacks (fused.py), each to the same bits as alone.
     """
     reporter = reporter or train.Reporter()
     runs = plan(cfg)
     reporter.compare_start(len(runs))
-    dataset = None
+    todo = []
     for run_cfg in runs:
         paths = RunPaths.of(run_cfg, checkpoint_root, log_root)
         checkpoints.resume_rules(run_cfg, paths, fresh)
         done = records.finished(run_cfg, paths)
         if done:
             reporter.skipped(run_cfg, done)
-            continue
-        dataset = dataset or load_data()
-        train.run(run_cfg, dataset, checkpoint_root=checkpoint_root, log_root=log_root,
-                  reporter=reporter)
+        else:
+            todo.append(run_cfg)
+    if todo:
+        train.run_many(todo, load_data(), checkpoint_root=checkpoint_root, log_root=log_root,
+                       fuse=cfg.compare.fuse, reporter=reporter)
     return collect(cfg, checkpoint_root, log_root)
 
 

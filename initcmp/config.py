@@ -65,7 +65,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    every_steps: int | None = field(default=50, metadata=_check(ge=1))
+    every_steps: int | None = field(default=100, metadata=_check(ge=1))
     batch_size: int = field(default=10000, metadata=_check(ge=1))
 
 
@@ -85,6 +85,7 @@ class CompareConfig:
     inits: tuple[str, ...] = field(default=("random", "glorot", "he"),
                                    metadata=_check(choices=tuple(initializers.REGISTRY)))
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
+    fuse: bool = True  # train the runs together in one compiled step; false: one by one
 
 
 @dataclass(frozen=True)

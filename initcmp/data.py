@@ -333,13 +333,20 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
 
 
-def epoch_batches(x, y, order: np.ndarray, batch_size: int, skip: int = 0):
-    """One epoch of (images, labels) batches in `order`, starting at batch `skip`.
+def epoch_batches(orders: np.ndarray, batch_size: int, skip: int = 0):
+    """One epoch of index batches for K runs at once, starting at batch `skip`.
 
-    Every example is used (the last batch may be smaller); the images stay uint8 in
-    memory and are gathered per batch, so an epoch costs no copy of the data set.
+    `orders` is (K, N): each run's `epoch_order`. Yields (idx, count): idx (K, batch_size)
+    int32 rows of the training set, count how many are real. The last, smaller batch is
+    padded (see fused.py), so every example is used and every step has one shape. The
+    images themselves are gathered inside the compiled step, never copied per epoch.
     """
     import tensorflow as tf
 
-    batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).skip(skip)
-    return batches.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx))).prefetch(2)
+    k, n = orders.shape
+    steps = -(-n // batch_size)
+    padded = np.zeros((k, steps * batch_size), np.int32)
+    padded[:, :n] = orders
+    idx = padded.reshape(k, steps, batch_size).transpose(1, 0, 2)
+    counts = np.minimum(batch_size, n - np.arange(steps) * batch_size).astype(np.int32)
+    return tf.data.Dataset.from_tensor_slices((idx, counts)).skip(skip).prefetch(2)

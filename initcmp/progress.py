@@ -39,25 +39,33 @@ class ConsoleReporter(Reporter):
         self.say(f"{cfg.name}/{cfg.run_name}: finished earlier ({state})")
         self._advance_runs()
 
-    def start(self, cfg, total_steps, resumed_from_step, source):
+    def start(self, cfgs, total_steps, resumed_from_step, source):
         if source != self._source:
             self.say(f"data: {source}")
             self._source = source
-        run = f"{cfg.name}/{cfg.run_name}"
+        label = f"{cfgs[0].name}/{cfgs[0].run_name}"
+        if len(cfgs) > 1:
+            label = f"{cfgs[0].name}: {len(cfgs)} runs"
+            self.say(f"{label} together in one compiled step: "
+                     + ", ".join(c.run_name for c in cfgs))
         if resumed_from_step >= total_steps:
-            self.say(f"{run}: already finished at step {resumed_from_step}")
+            self.say(f"{label}: already finished at step {resumed_from_step}")
         elif resumed_from_step:
-            self.say(f"{run}: resuming from step {resumed_from_step}")
+            self.say(f"{label}: resuming from step {resumed_from_step}")
         else:
-            self.say(f"{run}: training {total_steps} steps")
+            self.say(f"{label}: training {total_steps} steps")
         if self._steps is not None:
             self._progress.remove_task(self._steps)
-        self._steps = self._progress.add_task(run, total=total_steps,
+        self._steps = self._progress.add_task(label, total=total_steps,
                                               completed=resumed_from_step, metrics="")
 
-    def progress(self, step, train_loss, train_accuracy):
-        self._progress.update(self._steps, completed=step,
-                              metrics=f"loss {train_loss:.4f} acc {train_accuracy:.2%}")
+    def progress(self, step, metrics):
+        if len(metrics) == 1:
+            text = f"loss {metrics[0]['train_loss']:.4f} acc {metrics[0]['train_accuracy']:.2%}"
+        else:
+            accuracies = [m["train_accuracy"] for m in metrics]
+            text = f"train acc {min(accuracies):.1%} to {max(accuracies):.1%}"
+        self._progress.update(self._steps, completed=step, metrics=text)
 
     def epoch_end(self, line):
         self.say(line)

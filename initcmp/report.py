@@ -12,8 +12,8 @@ from pathlib import Path
 
 from initcmp.records import write_atomic
 
-COLUMNS = ["init", "runs", "acc % ± std", "95% CI", "min–max", "loss", "epochs", "time",
-           "notebook"]
+COLUMNS = ["init", "runs", "acc % ± std", "95% CI", "min–max", "loss", "epochs",
+           "s/run", "notebook"]
 
 
 def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
@@ -162,4 +162,4 @@ def _pct(value) -> str:
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.0f}s"
+    return f"{value:.1f}"

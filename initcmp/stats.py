@@ -45,7 +45,9 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
         "max_accuracy": float(acc.max()) if n else None,
         "mean_loss": float(loss.mean()) if n else None,
         "epochs": max(r["epochs"] for r in runs),
-        "seconds": float(sum(r.get("seconds") or 0.0 for r in runs)),
+        # Training time per run: a run fused with K others is charged 1/K of the wall time.
+        "seconds": float(np.mean([(r.get("seconds") or 0.0) / (r.get("trained_with") or 1)
+                                  for r in runs])),
         "notebook": notebook,
         "runs_detail": [{k: r.get(k) for k in ("seed", "test_accuracy", "test_loss", "step",
                                                "seconds", "diverged", "diverged_step")}

@@ -16,7 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from initcmp import checkpoints, data as data_mod, models, records
+import numpy as np
+
+from initcmp import checkpoints, data as data_mod, fused, models, records
 from initcmp.config import Config, flatten, to_dict
 from initcmp.data import Dataset
 from initcmp.errors import CheckpointError, Interrupted
@@ -26,12 +28,13 @@ from initcmp.records import RunPaths
 class Reporter:
     """What a caller sees of runs while they train. The CLI draws with it; these no-ops
     are the library's default, which prints nothing. `compare_start` and `skipped`
-    come from a comparison, the others from each run it trains."""
+    come from a comparison; `start` and `progress` from each group of runs trained
+    together (a run alone is a group of one); `epoch_end` and `finish` from each run."""
 
     def compare_start(self, runs: int): ...
     def skipped(self, cfg: Config, result: dict): ...
-    def start(self, cfg: Config, total_steps: int, resumed_from_step: int, source: str): ...
-    def progress(self, step: int, train_loss: float, train_accuracy: float): ...
+    def start(self, cfgs: list[Config], total_steps: int, resumed_from_step: int, source: str): ...
+    def progress(self, step: int, metrics: list[dict]): ...
     def epoch_end(self, line: str): ...
     def finish(self, result: dict): ...
 
@@ -69,108 +72,209 @@ def _stderr_silenced():
         os.close(saved)
 
 
+# Most runs trained in one stack; more would only add memory, not speed (benchmarks/).
+MAX_GROUP = 16
+
+
 def run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoints",
         log_root: str | Path = "logs", fresh: bool = False,
         reporter: Reporter | None = None) -> dict:
     """Train one run to `cfg.train.epochs`, resuming its own checkpoint if there is one."""
-    tf = tensorflow()
+    return run_many([cfg], data, checkpoint_root=checkpoint_root, log_root=log_root,
+                    fresh=fresh, reporter=reporter)[0]
+
+
+def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path = "checkpoints",
+             log_root: str | Path = "logs", fresh: bool = False, fuse: bool = True,
+             reporter: Reporter | None = None) -> list[dict]:
+    """Train several runs, each exactly as `run` would (same folders, same bits).
+
+    With `fuse`, runs that differ only in init and seed and stand at the same step are
+    trained together in one stack (fused.py); otherwise one by one. Returns the results
+    in the order of `cfgs`.
+    """
+    tensorflow()
     reporter = reporter or Reporter()
-    paths = RunPaths.of(cfg, checkpoint_root, log_root)
+    results: dict[int, dict] = {}
+    groups: dict[str, list[_Run]] = {}
+    for index, cfg in enumerate(cfgs):
+        member = _Run.open(cfg, data, checkpoint_root, log_root, fresh)
+        if isinstance(member, dict):  # finished earlier
+            reporter.start([cfg], member["step"], member["step"], data.source)
+            results[index] = member
+            continue
+        member.index = index
+        key = f"{member.start} {_shared_settings(cfg)}" if fuse else str(index)
+        groups.setdefault(key, []).append(member)
+    for members in groups.values():
+        for i in range(0, len(members), MAX_GROUP):
+            chunk = members[i:i + MAX_GROUP]
+            for member, result in zip(chunk, _train_group(chunk, data, reporter)):
+                results[member.index] = result
+    return [results[i] for i in range(len(cfgs))]
 
-    # 1. Resume rules (checkpoints.py); a finished run is reported, not retrained.
-    checkpoints.resume_rules(cfg, paths, fresh)
-    done = records.finished(cfg, paths)
-    if done:
-        reporter.start(cfg, done["step"], done["step"], data.source)
-        return {**done, "resumed_from_step": done["step"]}
-    paths.create()
-    model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
-    state = checkpoints.RunState(model, optimizer, paths, cfg.checkpoint.keep)
-    start = state.restore() if state.latest else 0
-    steps_per_epoch = math.ceil(len(data.y_train) / cfg.train.batch_size)
-    total = steps_per_epoch * cfg.train.epochs
-    if start > total:
-        raise CheckpointError(f"{paths.checkpoints} has already trained {start} steps, more "
-                              f"than train.epochs={cfg.train.epochs} asks ({total}); "
-                              "rerun with --fresh to start over")
-    records.write_config(paths, cfg)
-    records.truncate_metrics(paths, start)
-    writer = tf.summary.create_file_writer(str(paths.logs))
-    if start == 0:
-        _write_hparams(writer, cfg)
-    reporter.start(cfg, total, start, data.source)
 
-    # 2. Compiled steps over in-memory tensors.
-    train_step, evaluate = _compile(model, optimizer, state)
-    x_train, y_train = tf.constant(data.x_train), tf.constant(data.y_train)
-    x_test, y_test = tf.constant(data.x_test), tf.constant(data.y_test)
-    clock, seconds_before = time.perf_counter(), float(state.seconds.numpy())
+def _shared_settings(cfg: Config) -> str:
+    """Everything but init and seed: runs that agree on it can share a stack."""
+    return repr({k: v for k, v in to_dict(cfg).items() if k not in ("init", "seed")})
+
+
+class _Run:
+    """One run's own objects: config, folders, model, optimizer, checkpoint state, writer."""
+
+    index = 0
+
+    @classmethod
+    def open(cls, cfg: Config, data: Dataset, checkpoint_root, log_root, fresh: bool):
+        """Apply the resume rules (checkpoints.py): a finished run's result, or a `_Run`
+        ready to train from its newest checkpoint (or from step 0)."""
+        import tensorflow as tf
+
+        paths = RunPaths.of(cfg, checkpoint_root, log_root)
+        checkpoints.resume_rules(cfg, paths, fresh)
+        done = records.finished(cfg, paths)
+        if done:
+            return {**done, "resumed_from_step": done["step"]}
+        paths.create()
+        self = cls()
+        self.cfg, self.paths = cfg, paths
+        self.model, self.optimizer = models.build_model(cfg), models.build_optimizer(cfg)
+        self.state = checkpoints.RunState(self.model, self.optimizer, paths, cfg.checkpoint.keep)
+        self.start = self.state.restore() if self.state.latest else 0
+        self.steps_per_epoch = math.ceil(len(data.y_train) / cfg.train.batch_size)
+        self.total = self.steps_per_epoch * cfg.train.epochs
+        if self.start > self.total:
+            raise CheckpointError(f"{paths.checkpoints} has already trained {self.start} "
+                                  f"steps, more than train.epochs={cfg.train.epochs} asks "
+                                  f"({self.total}); rerun with --fresh to start over")
+        records.write_config(paths, cfg)
+        records.truncate_metrics(paths, self.start)
+        self.writer = tf.summary.create_file_writer(str(paths.logs))
+        if self.start == 0:
+            _write_hparams(self.writer, cfg)
+        self.seconds_before = float(self.state.seconds.numpy())
+        # The newest evaluation row: what a run killed after its last checkpoint but
+        # before its result reports, when there is nothing left to train.
+        rows = records.read_metrics(paths)
+        self.last: dict = dict(rows[-1]) if rows else {}
+        self.diverged_step = None
+        return self
+
+    def save(self, stack, index: int, seconds: float) -> None:
+        stack.store(index)
+        self.state.step.assign(stack.step)
+        self.state.sums.assign(stack.read_sums(reset=False)[index])
+        self.state.seconds.assign(self.seconds_before + seconds)
+        self.state.save()
+        self.writer.flush()
+
+    def result(self, stack, index: int, step: int, seconds: float, source: str) -> dict:
+        stack.store(index)
+        cfg, last = self.cfg, self.last
+        self.writer.flush()
+        result = records_row({
+            "name": cfg.name, "init": cfg.init.name, "seed": cfg.seed, "step": step,
+            "epoch": step / self.steps_per_epoch, "epochs": cfg.train.epochs,
+            "test_accuracy": last["test_accuracy"], "test_loss": last["test_loss"],
+            "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
+            "seconds": round(self.seconds_before + seconds, 3),
+            "diverged": self.diverged_step is not None, "diverged_step": self.diverged_step,
+            "trained_with": stack.k, "weights_sha256": weights_sha256(self.model),
+            "data": source, "checkpoint_dir": str(self.paths.checkpoints),
+            "log_dir": str(self.paths.logs)})
+        records.write_result(self.paths, result)
+        return {**result, "resumed_from_step": self.start}
+
+
+def _train_group(members: list[_Run], data: Dataset, reporter: Reporter) -> list[dict]:
+    """Train runs that stand at the same step as one stack; each keeps its own records,
+    checkpoints, divergence and result, exactly as if it had trained alone."""
+    first = members[0]
+    cfg, start, total, per_epoch = first.cfg, first.start, first.total, first.steps_per_epoch
+    reporter.start([m.cfg for m in members], total, start, data.source)
+    stack = fused.Stack(cfg, [(m.model, m.optimizer) for m in members],
+                        data.x_train.reshape(len(data.x_train), -1), data.y_train,
+                        data.x_test.reshape(len(data.x_test), -1), data.y_test)
+    stack.load(start, np.stack([m.state.sums.numpy() for m in members]))
+    live = dict(enumerate(members))  # the runs still training, by stack index
+    results: dict[int, dict] = {}
+    clock = time.perf_counter()
 
     def seconds() -> float:
-        return seconds_before + time.perf_counter() - clock
+        return time.perf_counter() - clock
 
-    # 3. The loop: log, evaluate, checkpoint, in that order, at global-step multiples.
-    step, diverged_step, last = start, None, {}
+    def finish(i: int, step: int) -> None:
+        results[i] = live.pop(i).result(stack, i, step, seconds(), data.source)
+        reporter.finish(results[i])
+
+    # The loop: log, evaluate, checkpoint, in that order, at global-step multiples.
+    step = start
     try:
-        for epoch in range(start // steps_per_epoch, cfg.train.epochs):
-            order = data_mod.epoch_order(len(data.y_train), cfg.seed, epoch)
-            skip = step - epoch * steps_per_epoch
-            for x, y in data_mod.epoch_batches(x_train, y_train, order,
-                                               cfg.train.batch_size, skip):
-                train_step(x, y)
+        for epoch in range(start // per_epoch, cfg.train.epochs):
+            orders = np.stack([data_mod.epoch_order(len(data.y_train), m.cfg.seed, epoch)
+                               for m in members])
+            skip = step - epoch * per_epoch
+            for idx, count in data_mod.epoch_batches(orders, cfg.train.batch_size, skip):
+                stack.train_step(idx, count)
                 step += 1
-                end_of_epoch = step % steps_per_epoch == 0
+                end_of_epoch = step % per_epoch == 0
                 if step % cfg.log.every_steps == 0 or end_of_epoch:
-                    last = _log_train(state, writer, step)
-                    reporter.progress(step, last["train_loss"], last["train_accuracy"])
-                    if not math.isfinite(last["train_loss"]):
-                        diverged_step = step
-                        break
+                    sums = stack.read_sums()
+                    for i, m in live.items():
+                        m.last = _log_train(sums[i], m.writer, step)
+                    reporter.progress(step, [{"run": m.cfg.run_name, **m.last}
+                                             for m in live.values()])
+                    diverged = [i for i, m in live.items()
+                                if not math.isfinite(m.last["train_loss"])]
+                    if diverged:  # evaluated as they are now, then left out
+                        evals = stack.evaluate()
+                        for i in diverged:
+                            live[i].last.update(evals[i])
+                            live[i].diverged_step = step
+                            finish(i, step)
+                        if not live:
+                            break
                 every = cfg.eval.every_steps
                 if end_of_epoch or (every and step % every == 0):
-                    last.update(_evaluate(evaluate, x_test, y_test, cfg, writer, step))
-                    last.update(step=step, epoch=step / steps_per_epoch, seconds=seconds())
-                    records.append_metrics(paths, records_row(last))
+                    evals = stack.evaluate()
+                    for i, m in live.items():
+                        m.last.update(evals[i])
+                        _write_test(m.writer, step, evals[i])
+                        m.last.update(step=step, epoch=step / per_epoch,
+                                      seconds=m.seconds_before + seconds())
+                        records.append_metrics(m.paths, records_row(m.last))
                 if end_of_epoch or step % (cfg.checkpoint.every_steps or total + 1) == 0:
-                    state.seconds.assign(seconds())
-                    state.save()
-                    writer.flush()
+                    for i, m in live.items():
+                        m.save(stack, i, seconds())
                 if end_of_epoch:
-                    reporter.epoch_end(_epoch_line(epoch + 1, cfg.train.epochs, last))
-            if diverged_step is not None:
+                    for m in live.values():
+                        reporter.epoch_end(_epoch_line(m.cfg, epoch + 1, cfg.train.epochs, m.last))
+            if not live:
                 break
     except KeyboardInterrupt:
-        state.seconds.assign(seconds())
-        state.save()
-        writer.flush()
-        raise Interrupted(f"interrupted at step {int(state.step.numpy())} of {total}; "
+        for i, m in live.items():
+            m.save(stack, i, seconds())
+        raise Interrupted(f"interrupted at step {int(stack.step.numpy())} of {total}; "
                           "checkpoint saved. Rerun the same command to resume") from None
 
-    # 4. The result: final numbers (evaluated afresh if the run diverged mid-epoch).
-    if diverged_step is not None:
-        last.update(_evaluate(evaluate, x_test, y_test, cfg, writer, step))
-    writer.flush()
-    result = {"name": cfg.name, "init": cfg.init.name, "seed": cfg.seed,
-              "step": step, "epoch": step / steps_per_epoch, "epochs": cfg.train.epochs,
-              "test_accuracy": last["test_accuracy"], "test_loss": last["test_loss"],
-              "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
-              "seconds": round(seconds(), 3), "diverged": diverged_step is not None,
-              "diverged_step": diverged_step, "weights_sha256": weights_sha256(model),
-              "data": data.source, "checkpoint_dir": str(paths.checkpoints),
-              "log_dir": str(paths.logs)}
-    result = records_row(result)
-    records.write_result(paths, result)
-    reporter.finish(result)
-    return {**result, "resumed_from_step": start}
+    for i in list(live):
+        finish(i, step)
+    return [results[i] for i in range(len(members))]
 
 
 def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoints") -> dict:
-    """Test accuracy and loss of a run's newest checkpoint."""
-    tf = tensorflow()
+    """Test accuracy and loss of a run's newest checkpoint, through the same compiled
+    code as training (so it matches the run's own last evaluation to the bit)."""
+    tensorflow()
     paths = RunPaths.of(cfg, checkpoint_root, "logs")
     saved, model, step = checkpoints.restore_for_eval(cfg, paths)
-    _, evaluate = _compile(model, None, None)
-    metrics = _evaluate(evaluate, tf.constant(data.x_test), tf.constant(data.y_test), saved)
+    optimizer = models.build_optimizer(saved)
+    optimizer.build(model.trainable_variables)
+    stack = fused.Stack(saved, [(model, optimizer)],
+                        data.x_train.reshape(len(data.x_train), -1), data.y_train,
+                        data.x_test.reshape(len(data.x_test), -1), data.y_test)
+    stack.load(step)
+    metrics = stack.evaluate()[0]
     steps_per_epoch = math.ceil(len(data.y_train) / saved.train.batch_size)
     return records_row({"name": saved.name, "init": saved.init.name, "seed": saved.seed,
                         "step": step, "epoch": step / steps_per_epoch, **metrics,
@@ -178,69 +282,24 @@ def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "c
                         "checkpoint_dir": str(paths.checkpoints)})
 
 
-def _compile(model, optimizer, state):
+def _log_train(sums, writer, step: int) -> dict:
+    """Mean train loss and accuracy since the last log point, from a run's (3,) sums."""
     import tensorflow as tf
 
-    def scale(x):  # uint8 pixels to [0, 1], as the notebook did
-        return tf.cast(x, tf.float32) / 255.0
-
-    def losses(logits, y):
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(y, tf.int32),
-                                                              logits=logits)
-
-    def correct(logits, y):
-        return tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32),
-                                tf.cast(y, tf.int32)), tf.float32)
-
-    @tf.function(reduce_retracing=True)
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(scale(x), training=True)
-            loss = tf.reduce_mean(losses(logits, y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        # The step and the running sums change with the weights, in one call: a Ctrl-C
-        # between two calls can never save weights and counters that disagree.
-        state.step.assign_add(1)
-        state.sums.assign_add(tf.stack([tf.cast(loss, tf.float64),
-                                        tf.reduce_mean(tf.cast(correct(logits, y), tf.float64)),
-                                        tf.constant(1.0, tf.float64)]))
-
-    @tf.function(reduce_retracing=True)
-    def evaluate(x, y):
-        logits = model(scale(x), training=False)
-        return tf.reduce_sum(losses(logits, y)), tf.reduce_sum(correct(logits, y))
-
-    return train_step, evaluate
-
-
-def _log_train(state, writer, step: int) -> dict:
-    """Mean train loss and accuracy since the last log point, then reset the sums."""
-    import tensorflow as tf
-
-    loss_sum, acc_sum, count = state.sums.numpy()
-    state.sums.assign(tf.zeros(3, tf.float64))
-    metrics = {"train_loss": loss_sum / count, "train_accuracy": acc_sum / count}
+    loss_sum, acc_sum, count = sums
+    metrics = {"train_loss": float(loss_sum / count), "train_accuracy": float(acc_sum / count)}
     with writer.as_default(step=step):
         tf.summary.scalar("train/loss", metrics["train_loss"])
         tf.summary.scalar("train/accuracy", metrics["train_accuracy"])
     return metrics
 
 
-def _evaluate(evaluate, x_test, y_test, cfg: Config, writer=None, step: int = 0) -> dict:
+def _write_test(writer, step: int, metrics: dict) -> None:
     import tensorflow as tf
 
-    n, loss, correct = int(x_test.shape[0]), 0.0, 0.0
-    for i in range(0, n, cfg.eval.batch_size):
-        batch_loss, batch_correct = evaluate(x_test[i:i + cfg.eval.batch_size],
-                                             y_test[i:i + cfg.eval.batch_size])
-        loss, correct = loss + float(batch_loss), correct + float(batch_correct)
-    metrics = {"test_loss": loss / n, "test_accuracy": correct / n}
-    if writer is not None:
-        with writer.as_default(step=step):
-            tf.summary.scalar("test/loss", metrics["test_loss"])
-            tf.summary.scalar("test/accuracy", metrics["test_accuracy"])
-    return metrics
+    with writer.as_default(step=step):
+        tf.summary.scalar("test/loss", metrics["test_loss"])
+        tf.summary.scalar("test/accuracy", metrics["test_accuracy"])
 
 
 def _write_hparams(writer, cfg: Config) -> None:
@@ -252,8 +311,8 @@ def _write_hparams(writer, cfg: Config) -> None:
         hp.hparams(flat, trial_id=f"{cfg.name}/{cfg.run_name}")
 
 
-def _epoch_line(epoch: int, epochs: int, m: dict) -> str:
-    return (f"epoch {epoch}/{epochs}  step {m['step']}  train loss {m['train_loss']:.4f} "
+def _epoch_line(cfg: Config, epoch: int, epochs: int, m: dict) -> str:
+    return (f"{cfg.run_name}: epoch {epoch}/{epochs}  step {m['step']}  train loss {m['train_loss']:.4f} "
             f"acc {m['train_accuracy']:.2%}  test loss {m['test_loss']:.4f} "
             f"acc {m['test_accuracy']:.2%}  {m['seconds']:.1f}s")
 

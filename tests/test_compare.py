@@ -15,8 +15,9 @@ class Counting(train.Reporter):
     def __init__(self):
         self.trained, self.skipped_runs = [], []
 
-    def start(self, cfg, total_steps, resumed_from_step, source):
-        self.trained.append((cfg.run_name, resumed_from_step))
+    def start(self, cfgs, total_steps, resumed_from_step, source):
+        self.group = [cfg.run_name for cfg in cfgs]
+        self.trained += [(name, resumed_from_step) for name in self.group]
 
     def skipped(self, cfg, result):
         self.skipped_runs.append(cfg.run_name)
@@ -61,26 +62,49 @@ def test_runs_are_the_same_as_train_and_finished_runs_are_skipped(tmp_path):
     assert again == results
 
 
-def test_an_interrupted_run_resumes_and_matches(tmp_path):
-    cfg = small("checkpoint.every_steps=5", "log.every_steps=1")
+def strip(results):
+    return [{k: v for k, v in r.items() if k not in ("seconds", "checkpoint_dir", "log_dir",
+                                                    "trained_with")} for r in results]
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_an_interrupted_compare_resumes_and_matches(tmp_path, fuse):
+    cfg = small("checkpoint.every_steps=5", "log.every_steps=1", f"compare.fuse={str(fuse).lower()}")
     reference = run_compare(tmp_path / "ref", cfg)
 
     class CrashInSecondRun(Counting):
-        def progress(self, step, loss, acc):
-            if self.trained[-1][0] == "glorot-s1" and step == 13:
+        def progress(self, step, metrics):
+            if "glorot-s1" in self.group and step == 13:
                 raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):
         run_compare(tmp_path / "cut", cfg, reporter=CrashInSecondRun())
     resumed = Counting()
     results = run_compare(tmp_path / "cut", cfg, reporter=resumed)
-    assert resumed.skipped_runs == ["glorot-s0"]
-    assert resumed.trained[0] == ("glorot-s1", 10)
-    strip = [{k: v for k, v in r.items() if k not in ("seconds", "checkpoint_dir", "log_dir")}
-             for r in results]
-    strip_ref = [{k: v for k, v in r.items() if k not in ("seconds", "checkpoint_dir", "log_dir")}
-                 for r in reference]
-    assert strip == strip_ref
+    if fuse:  # all four trained together, and resume together from the last checkpoint
+        assert resumed.skipped_runs == [] and {s for _, s in resumed.trained} == {10}
+    else:
+        assert resumed.skipped_runs == ["glorot-s0"]
+        assert resumed.trained[0] == ("glorot-s1", 10)
+    assert strip(results) == strip(reference)
+
+
+def test_runs_at_different_steps_resume_in_separate_groups(tmp_path):
+    one_by_one = small("checkpoint.every_steps=5", "log.every_steps=1", "compare.fuse=false")
+    reference = run_compare(tmp_path / "ref", one_by_one)
+
+    class CrashInSecondRun(Counting):
+        def progress(self, step, metrics):
+            if "glorot-s1" in self.group and step == 13:
+                raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):  # glorot-s0 done, glorot-s1 at step 10, he not started
+        run_compare(tmp_path / "cut", one_by_one, reporter=CrashInSecondRun())
+    resumed = Counting()
+    results = run_compare(tmp_path / "cut", small("checkpoint.every_steps=5", "log.every_steps=1"),
+                          reporter=resumed)
+    assert resumed.trained == [("glorot-s1", 10), ("he-s0", 0), ("he-s1", 0)]
+    assert strip(results) == strip(reference)
 
 
 def test_a_diverged_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ class StopAt(train.Reporter):
     def __init__(self, step, exc):
         self.step, self.exc = step, exc
 
-    def progress(self, step, train_loss, train_accuracy):
+    def progress(self, step, metrics):
         if step == self.step:
             raise self.exc
 
@@ -109,7 +109,7 @@ KILLER = textwrap.dedent("""
     from initcmp import config, data, train
 
     class Kill(train.Reporter):
-        def progress(self, step, loss, acc):
+        def progress(self, step, metrics):
             if step == int(sys.argv[2]):
                 os.kill(os.getpid(), signal.SIGKILL)
 

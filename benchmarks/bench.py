@@ -1,0 +1,282 @@
+"""`make bench`: initcmp's training speed against its peers, on this machine.
+
+Everything runs in one session, in alternating rounds, and each figure is the best of
+its rounds (this machine's timings vary by up to 1.5x from one run to the next). Writes
+benchmarks/results.md. Not a test: nothing here passes or fails.
+
+  peak       a 2048 x 2048 x 2048 float32 matmul, TensorFlow, compiled
+  steps      initcmp's compiled training step alone: one run, and 9 runs fused
+  keras fit  the same model and data through `model.fit` (second epoch timed)
+  notebook   the notebook's loop: eager step, then train metrics and the whole test set
+             evaluated after every step; 40 steps timed, extrapolated to 469
+  torch      the same experiment in plain PyTorch eager, if torch is installed
+  processes  `initcmp compare --seeds 3` start to exit, fused and one by one; start-up
+             (process start to first training step) and peak memory
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from initcmp import config, data, fused, models, train
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 3
+STEPS = 60  # timed steps per round
+EPOCH_FLOP = 3 * 2 * (784 * 256 + 256 * 256 + 256 * 10) * 60000  # ~97 GFLOP
+EPOCH_STEPS = 469
+
+
+def best(fn, rounds=ROUNDS):
+    return min(fn() for _ in range(rounds))
+
+
+def peak_gflops(tf) -> float:
+    a = tf.constant(np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32))
+    matmul = tf.function(lambda a: tf.matmul(a, a), jit_compile=True)
+    matmul(a).numpy()
+
+    def once():
+        start = time.perf_counter()
+        for _ in range(5):
+            out = matmul(a)
+        out.numpy()
+        return (time.perf_counter() - start) / 5
+    return 2 * 2048 ** 3 / best(once, 5) / 1e9
+
+
+def stack_of(k: int, mnist):
+    cfgs = [config.for_run(config.load(), init, seed)
+            for init in ("random", "glorot", "he") for seed in range(3)][:k]
+    members = []
+    for cfg in cfgs:
+        model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
+        optimizer.build(model.trainable_variables)
+        members.append((model, optimizer))
+    stack = fused.Stack(cfgs[0], members, mnist.x_train.reshape(60000, -1), mnist.y_train,
+                        mnist.x_test.reshape(10000, -1), mnist.y_test)
+    stack.load(0)
+    rng = np.random.default_rng(0)
+    batches = [fused.pad(rng.integers(0, 60000, (k, 128)), 128) for _ in range(STEPS)]
+    stack.train_step(*batches[0])
+    stack.step.numpy()
+
+    def once():  # seconds per step
+        start = time.perf_counter()
+        for batch in batches:
+            stack.train_step(*batch)
+        stack.step.numpy()
+        return (time.perf_counter() - start) / STEPS
+    return once
+
+
+def keras_fit(mnist):
+    import keras
+
+    cfg = config.load()
+    model = models.build_model(cfg)
+    model.compile(optimizer=models.build_optimizer(cfg), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = mnist.x_train.astype(np.float32) / 255.0
+    model.fit(x, mnist.y_train, batch_size=128, epochs=1, verbose=0)  # trace and warm up
+
+    def once():  # seconds per epoch
+        start = time.perf_counter()
+        model.fit(x, mnist.y_train, batch_size=128, epochs=1, verbose=0)
+        return time.perf_counter() - start
+    return once
+
+
+def notebook_loop(mnist, tf, steps=40):
+    """The notebook's loop, eager: step, then train loss/accuracy on the same batch and
+    the whole test set, after every step. Seconds per step."""
+    cfg = config.load()
+    model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
+    x_test = tf.constant(mnist.x_test.astype(np.float32) / 255.0)
+    y_test = tf.one_hot(mnist.y_test, 10)
+    x_train = mnist.x_train.astype(np.float32) / 255.0
+    y_train = np.eye(10, dtype=np.float32)[mnist.y_train]
+
+    def loss_fn(x, y):
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=model(x)))
+
+    def accuracy(x, y):
+        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(model(x), 1), tf.argmax(y, 1)), tf.float32))
+
+    def once():
+        start = time.perf_counter()
+        for i in range(steps):
+            x, y = tf.constant(x_train[i * 128:(i + 1) * 128]), tf.constant(y_train[i * 128:(i + 1) * 128])
+            with tf.GradientTape() as tape:
+                loss = loss_fn(x, y)
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                          model.trainable_variables))
+            float(loss_fn(x, y)), float(accuracy(x, y)), float(accuracy(x_test, y_test))
+        return (time.perf_counter() - start) / steps
+    return once
+
+
+def torch_epoch(mnist):
+    """One epoch of 9 runs (3 inits x 3 seeds) in plain PyTorch eager, then a test
+    evaluation of each: the issue's reference experiment. None if torch is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    x = torch.tensor(mnist.x_train.reshape(60000, -1), dtype=torch.float32) / 255.0
+    y = torch.tensor(mnist.y_train.astype(np.int64))
+    xt = torch.tensor(mnist.x_test.reshape(10000, -1), dtype=torch.float32) / 255.0
+
+    def run(init, seed):
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                  torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        for layer in net:
+            if isinstance(layer, torch.nn.Linear):
+                {"random": lambda w: torch.nn.init.normal_(w, 0, 1),
+                 "glorot": torch.nn.init.xavier_uniform_,
+                 "he": torch.nn.init.kaiming_uniform_}[init](layer.weight)
+                torch.nn.init.zeros_(layer.bias)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        order = torch.randperm(60000)
+        for i in range(0, 60000, 128):
+            idx = order[i:i + 128]
+            loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            net(xt).argmax(1)
+
+    def once():
+        start = time.perf_counter()
+        for init in ("random", "glorot", "he"):
+            for seed in range(3):
+                run(init, seed)
+        return time.perf_counter() - start
+    return once
+
+
+CHILD = """
+import os, sys, time
+start = float(sys.argv[1])
+from initcmp import config, data, train
+class First(train.Reporter):
+    def progress(self, step, metrics):
+        print(time.time() - start, flush=True)
+        os._exit(0)
+cfg = config.load(init="he", overrides=("log.every_steps=1",))
+train.run(cfg, data.load(), checkpoint_root=sys.argv[2], log_root=sys.argv[2], reporter=First())
+"""
+
+
+def startup_seconds() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-c", CHILD, repr(time.time()), tmp],
+                             capture_output=True, text=True, check=True)
+        return float(out.stdout.split()[-1])
+
+
+def compare_process(fuse: bool) -> tuple[float, float]:
+    """Seconds and peak resident memory (GB) of `initcmp compare --seeds 3`, fresh folders."""
+    initcmp = str(Path(sys.executable).with_name("initcmp"))
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        proc = subprocess.Popen([initcmp, "compare", "--seeds", "3", "--set",
+                                 f"compare.fuse={str(fuse).lower()}"], cwd=tmp,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if status:
+            raise SystemExit(f"initcmp compare failed with status {status}")
+    return seconds, usage.ru_maxrss / 1024 ** 2
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    tf = train.tensorflow()
+    mnist = data.load()
+    print("benchmarking; this takes a few minutes", file=sys.stderr)
+    one, nine, fit = stack_of(1, mnist), stack_of(9, mnist), keras_fit(mnist)
+    notebook, torch9 = notebook_loop(mnist, tf), torch_epoch(mnist)
+    r = {k: [] for k in ("peak", "one", "nine", "fit", "notebook", "torch", "startup",
+                         "fused", "alone", "mem_fused", "mem_alone")}
+    for round_ in range(ROUNDS):  # alternate everything, keep each one's best
+        print(f"round {round_ + 1}/{ROUNDS}", file=sys.stderr)
+        r["peak"].append(-peak_gflops(tf))
+        r["one"].append(one())
+        r["nine"].append(nine())
+        r["fit"].append(fit())
+        if round_ == 0:
+            r["notebook"].append(notebook())
+            if torch9:
+                r["torch"].append(torch9())
+        r["startup"].append(startup_seconds())
+        for fuse, key in ((True, "fused"), (False, "alone")):
+            seconds, memory = compare_process(fuse)
+            r[key].append(seconds)
+            r[f"mem_{key}"].append(memory)
+    peak = -min(r["peak"])
+    one_epoch, nine_epoch = min(r["one"]) * EPOCH_STEPS, min(r["nine"]) * EPOCH_STEPS / 9
+    fit_epoch, notebook_epoch = min(r["fit"]), min(r["notebook"]) * 468
+
+    def row(what, epoch_s, note=""):
+        return (f"| {what} | {epoch_s:.2f} s | {60000 / epoch_s:,.0f} | "
+                f"{EPOCH_FLOP / epoch_s / 1e9 / peak:.0%} | {note} |")
+
+    lines = [
+        "# Benchmark results", "",
+        f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}. Measured {time.strftime('%Y-%m-%d')} by `make bench` "
+        f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each.", "",
+        f"Matmul peak (2048³ float32, XLA): **{peak:.0f} GFLOP/s**. One epoch of the default "
+        f"MLP is {EPOCH_FLOP / 1e9:.0f} GFLOP of training matmuls, so the floor is "
+        f"{EPOCH_FLOP / 1e9 / peak:.2f} s per epoch per model.", "",
+        "## Training, per model and epoch (60,000 images, batch 128)", "",
+        "| what | time per epoch | examples/s | of matmul peak | note |", "|---|---|---|---|---|",
+        row("initcmp, one run (compiled step)", one_epoch, f"{STEPS} steps timed"),
+        row("initcmp, 9 runs fused, per model", nine_epoch, f"{STEPS} steps timed"),
+        row("Keras `model.fit`", fit_epoch, "second epoch timed"),
+        row("notebook loop (eager, full test eval every step)", notebook_epoch,
+            "40 steps timed, x 468"), "",
+        "## Whole processes", "",
+        "| what | result |", "|---|---|",
+        f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
+        f"{min(r['fused']):.1f} s, peak memory {min(r['mem_fused']):.2f} GB |",
+        f"| the same, one by one (`--set compare.fuse=false`) | {min(r['alone']):.1f} s, "
+        f"peak memory {min(r['mem_alone']):.2f} GB |",
+        f"| start-up: process start to first training step (`initcmp train`) | "
+        f"{min(r['startup']):.1f} s |",
+    ]
+    if r["torch"]:
+        lines.append(f"| plain PyTorch eager, the same 9 runs + test evaluation, in-process "
+                     f"(no start-up) | {min(r['torch']):.1f} s |")
+    else:
+        lines.append("| plain PyTorch eager | not measured: torch is not installed "
+                     "(`pip install torch==2.13.0`) |")
+    text = "\n".join(lines) + "\n"
+    (ROOT / "benchmarks" / "results.md").write_text(text)
+    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(r, indent=1) + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()

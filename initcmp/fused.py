@@ -1,0 +1,233 @@
+"""The compiled step: K runs of the same shape trained as one stacked model.
+
+Every run keeps its own Keras model and optimizer: they are what its checkpoint holds
+and what `initcmp eval` restores. A `Stack` trains stacked copies of them: each kernel
+becomes a (K, fan_in, fan_out) variable and each bias (K, 1, fan_out), so one
+XLA-compiled step reads one (K, batch) gather of images, does K forward and backward
+passes as batched matmuls, and one elementwise optimizer update for all K. A run
+trained alone is a stack of one, through the same code.
+
+Why a run gives the same bits alone and fused: under XLA, a slice of a batched matmul
+and every elementwise op give the same result whatever K is. XLA's reductions are not:
+it sums a (1, B, n) tensor over B in a different order from a (K, B, n) one. So the two
+sums inside the step, the bias gradient over the batch and the softmax over classes,
+are written as trees of elementwise adds (`ordered_sum`), and the evaluation's sums
+over the test set are taken on the host. One case is left: with a curved activation
+(tanh, ...) XLA compiles a stack of one differently from a stack of two or more, so a
+lone run with one trains beside a copy of itself (`EXACT_ALONE`). tests/test_fused.py trains runs alone and fused and compares every weight.
+
+Every step has the configured batch size: the last, smaller batch of an epoch is padded
+with rows that are masked out of the loss (one compiled shape, not two), and so is the
+last evaluation chunk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from initcmp import models
+from initcmp.config import Config
+
+# Activations with which a stack of one gives the same bits as a slice of a larger stack.
+# With curved ones (tanh, sigmoid, ...) XLA fuses a stack of one differently and the last
+# bits change, so a lone run with them trains beside a copy of itself (twice the
+# arithmetic, the same numbers as fused; tests/test_fused.py checks both kinds).
+EXACT_ALONE = ("relu", "linear")
+
+
+class Stack:
+    def __init__(self, cfg: Config, members: list, x_train, y_train, x_test, y_test):
+        """`members`: (Keras model, optimizer) of each run, built from configs that differ
+        only in `init` and `seed` (so the shapes and the optimizer agree)."""
+        import keras
+        import tensorflow as tf
+
+        self.k = len(members)  # the runs
+        # A lone run with a curved activation trains beside a twin of itself (see above).
+        self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
+        self._size = self.k + self.twin  # the stack's leading dimension
+        self.batch_size, self.eval_batch_size = cfg.train.batch_size, cfg.eval.batch_size
+        self._activation = keras.activations.get(cfg.model.activation)
+        self._data = [tf.constant(a) for a in (x_train, y_train, x_test, y_test)]
+        self._members = members * (1 + self.twin)  # the owner of each slot of the stack
+        member_vars = [m.trainable_variables for m, _ in self._members]
+        # Kernels and biases in the members' own order (k0, b0, k1, b1, ...).
+        self.variables = [tf.Variable(np.stack([_stacked_shape(vs[i].numpy()) for vs in member_vars]),
+                                      name=f"stacked_{i}")
+                          for i in range(len(member_vars[0]))]
+        self.optimizer = models.build_optimizer(cfg)
+        self.optimizer.build(self.variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # Per run: running sums of train loss, accuracy and steps since the last log point.
+        self.sums = tf.Variable(tf.zeros((self._size, 3), tf.float64), trainable=False)
+        self.train_step = tf.function(self._train_step, jit_compile=True)
+        self.evaluate_chunk = tf.function(self._evaluate_chunk, jit_compile=True)
+
+    # --- moving state between the runs' own objects and the stack -------------------
+
+    def _optimizer_pairs(self):
+        return zip(self.optimizer.variables, *[o.variables for _, o in self._members])
+
+    def load(self, step: int, sums: np.ndarray | None = None) -> None:
+        """Copy the runs' weights and optimizer state (restored or fresh) into the stack,
+        with the step and, per run, the running train sums (K, 3)."""
+        for stacked, *own in zip(self.variables, *[m.trainable_variables for m, _ in self._members]):
+            stacked.assign(np.stack([_stacked_shape(v.numpy()) for v in own]))
+        for stacked, *own in self._optimizer_pairs():
+            if tuple(stacked.shape) == tuple(own[0].shape):  # scalars: iterations, rate
+                stacked.assign(own[0])
+            else:
+                stacked.assign(np.stack([_stacked_shape(v.numpy()) for v in own]))
+        self.step.assign(step)
+        if sums is not None:
+            self.sums.assign(np.concatenate([sums] * (1 + self.twin)))
+
+    def store(self, index: int) -> None:
+        """Copy run `index`'s slice of the stack back into its model and optimizer."""
+        model, optimizer = self._members[index]
+        for stacked, own in zip(self.variables, model.trainable_variables):
+            own.assign(np.reshape(stacked[index].numpy(), own.shape))
+        for stacked, own in zip(self.optimizer.variables, optimizer.variables):
+            value = stacked.numpy() if tuple(stacked.shape) == tuple(own.shape) else stacked[index].numpy()
+            own.assign(np.reshape(value, own.shape))
+
+    # --- the math ---------------------------------------------------------------------
+
+    def _logits(self, x):
+        """x: (K, B, 784) floats in [0, 1]."""
+        import tensorflow as tf
+
+        h, pairs = x, list(zip(self.variables[0::2], self.variables[1::2]))
+        for i, (kernel, bias) in enumerate(pairs):
+            h = _dense(h, kernel, bias)
+            if i < len(pairs) - 1:
+                h = self._activation(h)
+        return h
+
+    def _per_run(self, logits, y, mask, count):
+        """Per run: mean cross-entropy and accuracy over the unmasked rows, shape (K,)."""
+        import tensorflow as tf
+
+        losses = _cross_entropy(logits, y)
+        hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y), tf.float32)
+        zero = tf.zeros_like(losses)
+        return (tf.reduce_sum(tf.where(mask, losses, zero), axis=1) / count,
+                tf.reduce_sum(tf.where(mask, hits, zero), axis=1) / count)
+
+    def _batch(self, x_all, y_all, idx, count):
+        import tensorflow as tf
+
+        x = tf.cast(tf.gather(x_all, idx), tf.float32) / 255.0  # pixels to [0, 1]
+        x = tf.reshape(x, tf.concat([tf.shape(idx), [-1]], 0))
+        mask = tf.range(tf.shape(idx)[-1]) < count
+        return x, tf.cast(tf.gather(y_all, idx), tf.int32), mask
+
+    def _train_step(self, idx, count):
+        """idx: (K, B) training-set rows, padded; count: how many are real."""
+        import tensorflow as tf
+
+        if self.twin:
+            idx = tf.concat([idx, idx], 0)
+        x, y, mask = self._batch(self._data[0], self._data[1], idx, count)
+        n = tf.cast(count, tf.float32)
+        with tf.GradientTape() as tape:
+            logits = self._logits(x)
+            loss, accuracy = self._per_run(logits, y, mask, n)
+            total = tf.reduce_sum(loss)  # each run's gradient is its own loss's gradient
+        grads = tape.gradient(total, self.variables)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        # Weights, step and sums change in one call: a Ctrl-C between calls can never
+        # save weights and counters that disagree.
+        self.step.assign_add(1)
+        self.sums.assign_add(tf.cast(tf.stack([loss, accuracy, tf.ones_like(loss)], axis=1),
+                                     tf.float64))
+
+    def _evaluate_chunk(self, idx):
+        """idx: (K, B) test-set rows: per-example loss and hits, (K, B). Every run gets the
+        same rows, tiled on the host: XLA would turn a broadcast into one wide matmul whose
+        sums differ from a stack of one's."""
+        import tensorflow as tf
+
+        x, y, _ = self._batch(self._data[2], self._data[3], idx, 0)
+        logits = self._logits(x)
+        return _cross_entropy(logits, y), tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y)
+
+    def evaluate(self) -> list[dict]:
+        """Test loss and accuracy of every run of the stack. The sums are taken here, in
+        float64 and one fixed order, because XLA's in-graph sum over a long axis is not
+        the same for K = 1 as for K > 1."""
+        n = int(self._data[3].shape[0])
+        loss, hits = np.zeros(self._size), np.zeros(self._size)
+        for start in range(0, n, self.eval_batch_size):
+            idx, count = pad(np.arange(start, min(n, start + self.eval_batch_size)),
+                             self.eval_batch_size)
+            chunk_loss, chunk_hits = self.evaluate_chunk(np.tile(idx, (self._size, 1)))
+            loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
+            hits += chunk_hits.numpy()[:, :count].sum(axis=1)
+        return [{"test_loss": float(loss[i] / n), "test_accuracy": float(hits[i] / n)}
+                for i in range(self.k)]
+
+    def read_sums(self, reset: bool = True) -> np.ndarray:
+        """(K, 3) running sums of loss, accuracy, steps; then reset them."""
+        sums = self.sums.numpy()
+        if reset:
+            self.sums.assign(np.zeros_like(sums))
+        return sums[:self.k]
+
+
+def pad(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.int32]:
+    """Rows padded at the end with row 0's index to `size`, and the real count."""
+    count = rows.shape[-1]
+    padding = [(0, 0)] * (rows.ndim - 1) + [(0, size - count)]
+    return np.pad(rows, padding).astype(np.int32), np.int32(count)
+
+
+def _stacked_shape(value: np.ndarray) -> np.ndarray:
+    """A bias (n,) is stacked as (1, n), to broadcast over the batch."""
+    return value[None, :] if value.ndim == 1 else value
+
+
+
+def _dense(h, kernel, bias):
+    """h @ kernel + bias, with the bias gradient summed by `ordered_sum` (module docstring)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def dense(h, kernel, bias):
+        def grad(dy):
+            return (tf.matmul(dy, kernel, transpose_b=True),
+                    tf.matmul(h, dy, transpose_a=True),
+                    ordered_sum(dy, axis=-2, keepdims=True))
+        return tf.matmul(h, kernel) + bias, grad
+
+    return dense(h, kernel, bias)
+
+
+def _cross_entropy(logits, y):
+    """Softmax cross-entropy per example, its sum over classes by `ordered_sum`. The max
+    is order-free, and stopping its gradient changes nothing: the loss does not depend
+    on the shift."""
+    import tensorflow as tf
+
+    shifted = logits - tf.stop_gradient(tf.reduce_max(logits, axis=-1, keepdims=True))
+    total = ordered_sum(tf.exp(shifted), axis=-1)
+    return tf.math.log(total) - tf.gather(shifted, y, batch_dims=2)
+
+
+def ordered_sum(x, axis: int, keepdims: bool = False):
+    """Sum over a static axis as a tree of elementwise adds: one order for every K."""
+    import tensorflow as tf
+
+    axis = axis % len(x.shape)
+    n = x.shape[axis]
+
+    def part(start, stop):
+        return x_[(slice(None),) * axis + (slice(start, stop),)]
+
+    x_ = x
+    while n > 1:
+        half = n // 2
+        head = part(0, half) + part(half, 2 * half)
+        x_ = tf.concat([head, part(2 * half, n)], axis) if n % 2 else head
+        n = x_.shape[axis]
+    return x_ if keepdims else tf.squeeze(x_, axis)

@@ -1,0 +1,97 @@
+"""The fused step: runs trained together in one stack give the same bits as alone, and
+keep their own records, checkpoints, divergence and resume. Synthetic data throughout
+(3000 training images: 24 steps an epoch, the last one of 56, so padding is exercised)."""
+
+import numpy as np
+import pytest
+
+from initcmp import config, data, fused, records, train
+from initcmp.errors import Interrupted
+
+SYN = ("data.name=synthetic",)
+IGNORED = ("seconds", "trained_with", "checkpoint_dir", "log_dir", "resumed_from_step")
+
+
+@pytest.fixture(scope="module")
+def syn():
+    return data.synthetic()
+
+
+def cfgs(*extra, runs=(("random", 0), ("glorot", 1), ("he", 0), ("he", 2))):
+    return [config.load(init=i, seed=s, overrides=SYN + extra) for i, s in runs]
+
+
+def same(result):
+    return {k: v for k, v in result.items() if k not in IGNORED}
+
+
+def metrics(tmp, cfg):
+    rows = records.read_metrics(records.RunPaths.of(cfg, tmp / "ck", tmp / "logs"))
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def many(tmp, runs, dataset, **kw):
+    return train.run_many(runs, dataset, checkpoint_root=tmp / "ck", log_root=tmp / "logs", **kw)
+
+
+@pytest.mark.parametrize("extra", [(), ("train.batch_size=100", "eval.batch_size=300",
+                                        "model.hidden=[64, 32, 16]", "model.activation=tanh",
+                                        "train.optimizer=rmsprop")])
+def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):
+    runs = cfgs("eval.every_steps=7", *extra)
+    together = many(tmp_path / "fused", runs, syn)
+    assert [r["trained_with"] for r in together] == [4] * 4
+    for cfg, fused_result in zip(runs, together):
+        alone = train.run(cfg, syn, checkpoint_root=tmp_path / "alone" / "ck",
+                          log_root=tmp_path / "alone" / "logs")
+        assert alone["trained_with"] == 1
+        assert same(fused_result) == same(alone)
+        assert metrics(tmp_path / "fused", cfg) == metrics(tmp_path / "alone", cfg)
+
+
+def test_a_diverging_run_leaves_its_stack_and_the_others_are_untouched(tmp_path, syn):
+    runs = [config.load(init="random", seed=0, overrides=SYN + ("init.stddev=1.0e+30",)),
+            *cfgs(runs=(("he", 0), ("glorot", 1)))]
+    together = many(tmp_path / "fused", runs, syn)
+    assert [r["diverged"] for r in together] == [True, False, False]
+    for cfg, fused_result in zip(runs, together):
+        alone = train.run(cfg, syn, checkpoint_root=tmp_path / "alone" / "ck",
+                          log_root=tmp_path / "alone" / "logs")
+        assert same(fused_result) == same(alone)
+
+
+def test_ctrl_c_saves_every_run_of_the_stack_and_the_rerun_matches(tmp_path, syn):
+    runs = cfgs("train.epochs=2", "checkpoint.every_steps=5", "log.every_steps=1")
+    whole = many(tmp_path / "whole", runs, syn)
+
+    class CtrlC(train.Reporter):
+        def progress(self, step, metrics):
+            if step == 31:
+                raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        many(tmp_path / "cut", runs, syn, reporter=CtrlC())
+    resumed = many(tmp_path / "cut", runs, syn)
+    assert {r["resumed_from_step"] for r in resumed} == {31}
+    assert [same(r) for r in resumed] == [same(r) for r in whole]
+    for cfg in runs:
+        assert metrics(tmp_path / "cut", cfg) == metrics(tmp_path / "whole", cfg)
+
+
+def test_one_by_one_when_fuse_is_off(tmp_path, syn):
+    results = many(tmp_path, cfgs(runs=(("he", 0), ("glorot", 0))), syn, fuse=False)
+    assert [r["trained_with"] for r in results] == [1, 1]
+
+
+def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
+    tf = train.tensorflow()
+    x = np.random.default_rng(0).standard_normal((3, 37, 5)).astype(np.float32)
+    total = fused.ordered_sum(tf.constant(x), axis=1).numpy()
+    np.testing.assert_allclose(total, x.sum(axis=1), rtol=1e-5, atol=1e-5)
+    one = fused.ordered_sum(tf.constant(x[:1]), axis=1).numpy()
+    assert one.tobytes() == total[:1].tobytes()
+
+
+def test_pad_marks_the_real_rows():
+    idx, count = fused.pad(np.array([[5, 6, 7]]), 5)
+    assert idx.tolist() == [[5, 6, 7, 0, 0]] and count == 3 and idx.dtype == np.int32
