@@ -345,8 +345,15 @@ def epoch_batches(orders: np.ndarray, batch_size: int, skip: int = 0):
 
     k, n = orders.shape
     steps = -(-n // batch_size)
-    padded = np.zeros((k, steps * batch_size), np.int32)
-    padded[:, :n] = orders
+    padded, _ = pad(orders, steps * batch_size)
     idx = padded.reshape(k, steps, batch_size).transpose(1, 0, 2)
     counts = np.minimum(batch_size, n - np.arange(steps) * batch_size).astype(np.int32)
     return tf.data.Dataset.from_tensor_slices((idx, counts)).skip(skip).prefetch(2)
+
+
+def pad(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.int32]:
+    """Indices padded at the end with 0 to `size` along the last axis, as int32, and the
+    count of real ones: the compiled steps mask the padding out (fused.py)."""
+    count = rows.shape[-1]
+    padding = [(0, 0)] * (rows.ndim - 1) + [(0, size - count)]
+    return np.pad(rows, padding).astype(np.int32), np.int32(count)

@@ -14,7 +14,8 @@ sums inside the step, the bias gradient over the batch and the softmax over clas
 are written as trees of elementwise adds (`ordered_sum`), and the evaluation's sums
 over the test set are taken on the host. One case is left: with a curved activation
 (tanh, ...) XLA compiles a stack of one differently from a stack of two or more, so a
-lone run with one trains beside a copy of itself (`EXACT_ALONE`). tests/test_fused.py trains runs alone and fused and compares every weight.
+lone run with one trains beside a copy of itself (`EXACT_ALONE`). tests/test_fused.py
+trains runs alone and fused and compares every weight.
 
 Every step has the configured batch size: the last, smaller batch of an epoch is padded
 with rows that are masked out of the loss (one compiled shape, not two), and so is the
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from initcmp import models
+from initcmp import data, models
 from initcmp.config import Config
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
@@ -36,7 +37,7 @@ EXACT_ALONE = ("relu", "linear")
 
 
 class Stack:
-    def __init__(self, cfg: Config, members: list, x_train, y_train, x_test, y_test):
+    def __init__(self, cfg: Config, members: list, dataset):
         """`members`: (Keras model, optimizer) of each run, built from configs that differ
         only in `init` and `seed` (so the shapes and the optimizer agree)."""
         import keras
@@ -46,15 +47,16 @@ class Stack:
         # A lone run with a curved activation trains beside a twin of itself (see above).
         self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
         self._size = self.k + self.twin  # the stack's leading dimension
-        self.batch_size, self.eval_batch_size = cfg.train.batch_size, cfg.eval.batch_size
+        self.eval_batch_size = cfg.eval.batch_size
         self._activation = keras.activations.get(cfg.model.activation)
-        self._data = [tf.constant(a) for a in (x_train, y_train, x_test, y_test)]
+        # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
+        self._data = [tf.constant(a.reshape(len(a), -1) if a.ndim > 1 else a)
+                      for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
         self._members = members * (1 + self.twin)  # the owner of each slot of the stack
         member_vars = [m.trainable_variables for m, _ in self._members]
         # Kernels and biases in the members' own order (k0, b0, k1, b1, ...).
-        self.variables = [tf.Variable(np.stack([_stacked_shape(vs[i].numpy()) for vs in member_vars]),
-                                      name=f"stacked_{i}")
-                          for i in range(len(member_vars[0]))]
+        self.variables = [tf.Variable(_stack(own), name=f"stacked_{i}")
+                          for i, own in enumerate(zip(*member_vars))]
         self.optimizer = models.build_optimizer(cfg)
         self.optimizer.build(self.variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -72,12 +74,12 @@ class Stack:
         """Copy the runs' weights and optimizer state (restored or fresh) into the stack,
         with the step and, per run, the running train sums (K, 3)."""
         for stacked, *own in zip(self.variables, *[m.trainable_variables for m, _ in self._members]):
-            stacked.assign(np.stack([_stacked_shape(v.numpy()) for v in own]))
+            stacked.assign(_stack(own))
         for stacked, *own in self._optimizer_pairs():
             if tuple(stacked.shape) == tuple(own[0].shape):  # scalars: iterations, rate
                 stacked.assign(own[0])
             else:
-                stacked.assign(np.stack([_stacked_shape(v.numpy()) for v in own]))
+                stacked.assign(_stack(own))
         self.step.assign(step)
         if sums is not None:
             self.sums.assign(np.concatenate([sums] * (1 + self.twin)))
@@ -95,8 +97,6 @@ class Stack:
 
     def _logits(self, x):
         """x: (K, B, 784) floats in [0, 1]."""
-        import tensorflow as tf
-
         h, pairs = x, list(zip(self.variables[0::2], self.variables[1::2]))
         for i, (kernel, bias) in enumerate(pairs):
             h = _dense(h, kernel, bias)
@@ -159,7 +159,7 @@ class Stack:
         n = int(self._data[3].shape[0])
         loss, hits = np.zeros(self._size), np.zeros(self._size)
         for start in range(0, n, self.eval_batch_size):
-            idx, count = pad(np.arange(start, min(n, start + self.eval_batch_size)),
+            idx, count = data.pad(np.arange(start, min(n, start + self.eval_batch_size)),
                              self.eval_batch_size)
             chunk_loss, chunk_hits = self.evaluate_chunk(np.tile(idx, (self._size, 1)))
             loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
@@ -175,16 +175,10 @@ class Stack:
         return sums[:self.k]
 
 
-def pad(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.int32]:
-    """Rows padded at the end with row 0's index to `size`, and the real count."""
-    count = rows.shape[-1]
-    padding = [(0, 0)] * (rows.ndim - 1) + [(0, size - count)]
-    return np.pad(rows, padding).astype(np.int32), np.int32(count)
-
-
-def _stacked_shape(value: np.ndarray) -> np.ndarray:
-    """A bias (n,) is stacked as (1, n), to broadcast over the batch."""
-    return value[None, :] if value.ndim == 1 else value
+def _stack(variables) -> np.ndarray:
+    """The runs' values of one variable as one array; a bias (n,) is stacked as (1, n), to
+    broadcast over the batch."""
+    return np.stack([v.numpy()[None, :] if len(v.shape) == 1 else v.numpy() for v in variables])
 
 
 

@@ -192,9 +192,7 @@ def _train_group(members: list[_Run], data: Dataset, reporter: Reporter) -> list
     first = members[0]
     cfg, start, total, per_epoch = first.cfg, first.start, first.total, first.steps_per_epoch
     reporter.start([m.cfg for m in members], total, start, data.source)
-    stack = fused.Stack(cfg, [(m.model, m.optimizer) for m in members],
-                        data.x_train.reshape(len(data.x_train), -1), data.y_train,
-                        data.x_test.reshape(len(data.x_test), -1), data.y_test)
+    stack = fused.Stack(cfg, [(m.model, m.optimizer) for m in members], data)
     stack.load(start, np.stack([m.state.sums.numpy() for m in members]))
     live = dict(enumerate(members))  # the runs still training, by stack index
     results: dict[int, dict] = {}
@@ -270,9 +268,7 @@ def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "c
     saved, model, step = checkpoints.restore_for_eval(cfg, paths)
     optimizer = models.build_optimizer(saved)
     optimizer.build(model.trainable_variables)
-    stack = fused.Stack(saved, [(model, optimizer)],
-                        data.x_train.reshape(len(data.x_train), -1), data.y_train,
-                        data.x_test.reshape(len(data.x_test), -1), data.y_test)
+    stack = fused.Stack(saved, [(model, optimizer)], data)
     stack.load(step)
     metrics = stack.evaluate()[0]
     steps_per_epoch = math.ceil(len(data.y_train) / saved.train.batch_size)

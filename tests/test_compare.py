@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from initcmp import compare, config, data, records, train
+from initcmp import compare, config, data, train
 from initcmp.cli import main
 
 SYN = ("data.name=synthetic",)
@@ -62,6 +62,14 @@ def test_runs_are_the_same_as_train_and_finished_runs_are_skipped(tmp_path):
     assert again == results
 
 
+class CrashInSecondRun(Counting):
+    """A crash at step 13 of the group that holds glorot-s1."""
+
+    def progress(self, step, metrics):
+        if "glorot-s1" in self.group and step == 13:
+            raise RuntimeError("power cut")
+
+
 def strip(results):
     return [{k: v for k, v in r.items() if k not in ("seconds", "checkpoint_dir", "log_dir",
                                                     "trained_with")} for r in results]
@@ -71,11 +79,6 @@ def strip(results):
 def test_an_interrupted_compare_resumes_and_matches(tmp_path, fuse):
     cfg = small("checkpoint.every_steps=5", "log.every_steps=1", f"compare.fuse={str(fuse).lower()}")
     reference = run_compare(tmp_path / "ref", cfg)
-
-    class CrashInSecondRun(Counting):
-        def progress(self, step, metrics):
-            if "glorot-s1" in self.group and step == 13:
-                raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):
         run_compare(tmp_path / "cut", cfg, reporter=CrashInSecondRun())
@@ -92,11 +95,6 @@ def test_an_interrupted_compare_resumes_and_matches(tmp_path, fuse):
 def test_runs_at_different_steps_resume_in_separate_groups(tmp_path):
     one_by_one = small("checkpoint.every_steps=5", "log.every_steps=1", "compare.fuse=false")
     reference = run_compare(tmp_path / "ref", one_by_one)
-
-    class CrashInSecondRun(Counting):
-        def progress(self, step, metrics):
-            if "glorot-s1" in self.group and step == 13:
-                raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):  # glorot-s0 done, glorot-s1 at step 10, he not started
         run_compare(tmp_path / "cut", one_by_one, reporter=CrashInSecondRun())

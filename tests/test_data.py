@@ -7,7 +7,6 @@ import gzip
 import os
 import pickle
 import struct
-import zlib
 
 import numpy as np
 import pytest

@@ -93,5 +93,5 @@ def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
 
 
 def test_pad_marks_the_real_rows():
-    idx, count = fused.pad(np.array([[5, 6, 7]]), 5)
+    idx, count = data.pad(np.array([[5, 6, 7]]), 5)
     assert idx.tolist() == [[5, 6, 7, 0, 0]] and count == 3 and idx.dtype == np.int32
