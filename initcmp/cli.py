@@ -172,6 +172,56 @@ def _report(cfg, checkpoint_dir, log_dir, as_json) -> None:
 
 
 @main.command()
+@click.option("--init", "init_names", multiple=True,
+              help="Initializer; repeat to compare (--init glorot --init he). "
+                   "Default: the config's.")
+@_config_options
+@_seed_option
+@click.option("--batch", type=int, help="Training images to measure on (default: "
+              "train.batch_size, the run's own first batch).")
+@_json_option
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write activation and gradient std against depth to this PNG.")
+@_fails_cleanly
+def inspect(init_names, config_path, overrides, seed, batch, as_json, plot_path):
+    """Why an initializer wins: per-layer signal of the untrained model on one batch.
+
+    Weight std against the formula, activation mean and std, dead ReLU units and weight
+    gradient std, layer by layer, with what they mean in words."""
+    if batch is not None and batch < 1:
+        raise ConfigError(f"--batch must be at least 1, not {batch}")
+    cfgs = [config_mod.load(config_path, init=name, seed=seed, overrides=overrides)
+            for name in (init_names or (None,))]
+    from initcmp import data, diagnose
+
+    cfg = cfgs[0]
+    dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
+    results = [diagnose.inspect(c, dataset, batch) for c in cfgs]
+    if plot_path:
+        try:
+            diagnose.plot(results, plot_path)
+        except OSError as exc:
+            raise ConfigError(f"--plot {plot_path}: cannot write ({exc.strerror or exc})") from None
+    if as_json:
+        click.echo(json.dumps(diagnose.to_json(results), indent=2))
+        return
+    from initcmp.report import rich_table, terminal
+
+    console = terminal()
+    for result in results:
+        params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+        title = (f"{result['init']}{f' ({params})' if params else ''}, seed {result['seed']}: "
+                 f"{len(result['hidden'])} hidden {result['activation']} layers at "
+                 f"initialization, {result['batch']} images, loss {result['loss']:.4g}")
+        console.print(rich_table(title, diagnose.COLUMNS, diagnose.table_rows(result)))
+        for line in result["findings"]:
+            console.print(f"  - {line}", soft_wrap=True, highlight=False)
+        console.print()
+    if plot_path:
+        click.echo(f"wrote {plot_path}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
 def inits(as_json):
     """List the initializers with their formula, parameters and reference."""

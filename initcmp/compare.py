@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from initcmp import checkpoints, records, stats, train
-from initcmp.config import Config, for_run
+from initcmp.config import Config, ModelConfig, TrainConfig, for_run
 from initcmp.data import Dataset
 from initcmp.errors import ConfigError
 from initcmp.records import RunPaths
@@ -77,10 +77,17 @@ def summarise(cfg: Config, checkpoint_root: str | Path = "checkpoints",
     if not found:
         raise ConfigError(f"no finished runs of experiment {cfg.name!r} in "
                           f"{experiment_folder(cfg, log_root)}; run `initcmp compare` first")
-    notebook = stats.NOTEBOOK if cfg.data.name == "mnist" else {}  # its numbers are MNIST's
+    notebook = stats.NOTEBOOK if is_notebook(cfg) else {}
     summary = stats.summarise(found, order=list(cfg.compare.inits), notebook=notebook)
     summary["missing_runs"] = len(cfg.compare.inits) * len(cfg.compare.seeds) - len(found)
     return summary, found
+
+
+def is_notebook(cfg: Config) -> bool:
+    """Whether the experiment is the notebook's (full MNIST, its model and training), so
+    that its published numbers may stand beside ours."""
+    return (cfg.data.name == "mnist" and cfg.data.train_limit is None
+            and cfg.model == ModelConfig() and cfg.train == TrainConfig())
 
 
 def experiment_folder(cfg: Config, log_root: str | Path = "logs") -> Path:

@@ -78,6 +78,9 @@ class CheckpointConfig:
 @dataclass(frozen=True)
 class LogConfig:
     every_steps: int = field(default=10, metadata=_check(ge=1))
+    # Per-layer weight and activation histograms, activation and gradient std, to
+    # TensorBoard at initialization and each epoch's end (diagnose.py).
+    histograms: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,6 +300,13 @@ def _build_init(raw: Mapping, source: str) -> InitConfig:
                               f"(its parameters: {known})")
     for key, param in spec.params.items():
         value = raw.get(key, param.default)
+        names = param.rules.get("names", ())
+        if names and isinstance(value, str):  # `gain: tanh`: a number named by activation
+            if value not in names:
+                raise ConfigError(f"{source}: 'init.{key}' must be a number or one of "
+                                  f"{', '.join(names)}, not {value!r}")
+            params[key] = value
+            continue
         params[key] = check_value(value, type(param.default), param.rules, source, f"init.{key}")
     try:
         initializers.check_params(name, params)

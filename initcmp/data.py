@@ -333,6 +333,14 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
 
 
+def first_rows(dataset: Dataset, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` training images a run with `seed` sees (its first epoch's order), as
+    float32 in [0, 1] like the training step makes them, with their labels."""
+    rows = epoch_order(len(dataset.y_train), seed, 0)[:n]
+    x = dataset.x_train[rows].astype(np.float32) / np.float32(255.0)
+    return x, dataset.y_train[rows].astype(np.int32)
+
+
 def epoch_batches(orders: np.ndarray, batch_size: int, skip: int = 0):
     """One epoch of index batches for K runs at once, starting at batch `skip`.
 

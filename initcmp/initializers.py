@@ -11,6 +11,10 @@ Formulas use the papers' definitions, for a Dense kernel of shape (fan_in, fan_o
 Glorot & Bengio (2010): Var = 2 / (fan_in + fan_out). He et al. (2015): Var = 2 / fan_in.
 (The notebook's notes give He as 4 / (fan_in + fan_out), true only when fan_in = fan_out.)
 
+`glorot`, `glorot_normal` and `orthogonal` take a `gain` (a number, or an activation's
+name from GAINS), `he` and `he_normal` a `mode`. `lsuv` is data-dependent: the registry
+builds its orthogonal start, and lsuv.py rescales it on a batch before training.
+
 Importing this module does not import TensorFlow or Keras; building does.
 """
 
@@ -35,6 +39,19 @@ class Param:
     rules: Mapping[str, Any] = field(default_factory=dict)
 
 
+# The gain that keeps a signal's size through each activation, for `gain: <activation>`.
+# relu: sqrt(2) (He et al. 2015); tanh: 5/3 (the value PyTorch's calculate_gain uses);
+# sigmoid: 4, the factor on Glorot's uniform bound for sigmoid units (Glorot & Bengio
+# 2010, as popularised by the Theano deep learning tutorial: sigmoid'(0) = 1/4).
+GAINS = {"linear": 1.0, "relu": math.sqrt(2.0), "tanh": 5.0 / 3.0, "sigmoid": 4.0}
+_GAIN = Param(1.0, {"gt": 0, "names": tuple(GAINS)})
+
+
+def gain(value: float | str) -> float:
+    """A `gain` parameter as a number: an activation's name is looked up in GAINS."""
+    return GAINS[value] if isinstance(value, str) else float(value)
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -51,6 +68,12 @@ def _keras():
     return keras.initializers
 
 
+def _scaled(scale: float, mode: str, distribution: str, seed: int):
+    """Keras' VarianceScaling: GlorotUniform and HeUniform are this class with scale 1 and
+    2, so gain 1 and mode fan_in give the same weights as those classes, bit for bit."""
+    return _keras().VarianceScaling(scale=scale, mode=mode, distribution=distribution, seed=seed)
+
+
 def _fan(mode: str, fan_in: int, fan_out: int) -> float:
     return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
 
@@ -65,18 +88,23 @@ _SPECS = [
          lambda p, s: _keras().RandomNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
          lambda p, fi, fo: p["stddev"],
          {"mean": Param(0.0), "stddev": Param(1.0, {"gt": 0})}),
-    Spec("glorot", "U(-a, a), a = sqrt(6 / (fan_in + fan_out)); Var = 2 / (fan_in + fan_out)",
-         GLOROT, lambda p, s: _keras().GlorotUniform(seed=s),
-         lambda p, fi, fo: math.sqrt(2 / (fi + fo))),
-    Spec("glorot_normal", "truncated N, std = sqrt(2 / (fan_in + fan_out))",
-         GLOROT, lambda p, s: _keras().GlorotNormal(seed=s),
-         lambda p, fi, fo: math.sqrt(2 / (fi + fo))),
-    Spec("he", "U(-a, a), a = sqrt(6 / fan_in); Var = 2 / fan_in", HE,
-         lambda p, s: _keras().HeUniform(seed=s),
-         lambda p, fi, fo: math.sqrt(2 / fi)),
-    Spec("he_normal", "truncated N, std = sqrt(2 / fan_in)", HE,
-         lambda p, s: _keras().HeNormal(seed=s),
-         lambda p, fi, fo: math.sqrt(2 / fi)),
+    Spec("glorot", "U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)); "
+         "Var = gain^2 2 / (fan_in + fan_out)", GLOROT,
+         lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "uniform", s),
+         lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
+         {"gain": _GAIN}),
+    Spec("glorot_normal", "truncated N, std = gain sqrt(2 / (fan_in + fan_out))", GLOROT,
+         lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "truncated_normal", s),
+         lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
+         {"gain": _GAIN}),
+    Spec("he", "U(-a, a), a = sqrt(6 / n); Var = 2 / n, n = fan_in (or fan_out: mode)", HE,
+         lambda p, s: _scaled(2.0, p["mode"], "uniform", s),
+         lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
+         {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})}),
+    Spec("he_normal", "truncated N, std = sqrt(2 / n), n = fan_in (or fan_out: mode)", HE,
+         lambda p, s: _scaled(2.0, p["mode"], "truncated_normal", s),
+         lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
+         {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})}),
     Spec("lecun_uniform", "U(-a, a), a = sqrt(3 / fan_in); Var = 1 / fan_in", LECUN,
          lambda p, s: _keras().LecunUniform(seed=s),
          lambda p, fi, fo: math.sqrt(1 / fi)),
@@ -96,9 +124,16 @@ _SPECS = [
     Spec("orthogonal", "gain x a random orthogonal matrix; std = gain / sqrt(max(fan_in, fan_out))",
          "Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning "
          "in deep linear neural networks",
-         lambda p, s: _keras().Orthogonal(gain=p["gain"], seed=s),
-         lambda p, fi, fo: p["gain"] / math.sqrt(max(fi, fo)),
-         {"gain": Param(1.0, {"gt": 0})}),
+         lambda p, s: _keras().Orthogonal(gain=gain(p["gain"]), seed=s),
+         lambda p, fi, fo: gain(p["gain"]) / math.sqrt(max(fi, fo)),
+         {"gain": _GAIN}),
+    Spec("lsuv", "orthogonal, then each layer in order scaled until its output variance "
+         "on a batch of training images is 1 (within tol, at most max_iter times)",
+         "Mishkin & Matas (2016), All you need is a good init, arXiv:1511.06422",
+         lambda p, s: _keras().Orthogonal(gain=1.0, seed=s),
+         lambda p, fi, fo: None,  # data-dependent: no formula
+         {"tol": Param(0.1, {"gt": 0}), "max_iter": Param(10, {"ge": 1}),
+          "batch": Param(512, {"ge": 1})}),
     Spec("zeros", "all weights 0 (a control: every unit in a layer stays identical)",
          "symmetry is never broken", lambda p, s: _keras().Zeros(),
          lambda p, fi, fo: 0.0),
@@ -143,6 +178,8 @@ def build(name: str, params: Mapping[str, Any], seed: int, layer: int):
     return get(name).build(params, layer_seed(seed, layer))
 
 
-def expected_std(name: str, params: Mapping[str, Any], fan_in: int, fan_out: int) -> float:
-    """The weight std the formula predicts for a (fan_in, fan_out) kernel."""
-    return float(get(name).std(params, fan_in, fan_out))
+def expected_std(name: str, params: Mapping[str, Any], fan_in: int, fan_out: int) -> float | None:
+    """The weight std the formula predicts for a (fan_in, fan_out) kernel; None for a
+    data-dependent initializer (lsuv)."""
+    std = get(name).std(params, fan_in, fan_out)
+    return None if std is None else float(std)

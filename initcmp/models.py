@@ -40,3 +40,21 @@ def build_optimizer(cfg: Config):
 def dense_layers(model) -> list:
     """The model's Dense layers in order, hidden first, logits last."""
     return [layer for layer in model.layers if hasattr(layer, "kernel")]
+
+
+def forward(model, activation: str, x) -> list[tuple]:
+    """Each Dense layer's output before and after its activation for a batch `x` of
+    images (n, 28, 28) in [0, 1]: [(pre, post), ...], logits last (their post is their
+    pre). The same float32 arithmetic as the model's own call, eager, one layer at a time
+    so that diagnose.py and lsuv.py can look inside."""
+    import keras
+    import tensorflow as tf
+
+    act = keras.activations.get(activation)
+    layers = dense_layers(model)
+    h, out = tf.reshape(tf.convert_to_tensor(x, tf.float32), (len(x), -1)), []
+    for i, layer in enumerate(layers):
+        pre = tf.matmul(h, layer.kernel) + layer.bias
+        h = pre if i == len(layers) - 1 else act(pre)
+        out.append((pre, h))
+    return out

@@ -67,6 +67,9 @@ class ConsoleReporter(Reporter):
             text = f"train acc {min(accuracies):.1%} to {max(accuracies):.1%}"
         self._progress.update(self._steps, completed=step, metrics=text)
 
+    def note(self, line):
+        self.say(line)
+
     def epoch_end(self, line):
         self.say(line)
 

@@ -27,11 +27,28 @@ def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
     return paths
 
 
+def _has_notebook(summary: dict) -> bool:
+    return any(r["notebook"] is not None for r in summary["rows"])
+
+
+def _columns(summary: dict) -> list[str]:
+    """The notebook column only where the experiment is the notebook's."""
+    return COLUMNS if _has_notebook(summary) else COLUMNS[:-1]
+
+
 def table_rows(summary: dict) -> list[list[str]]:
     """The table as text cells, shared by the terminal and Markdown renderings."""
+    keep = len(_columns(summary))
+    return [row[:keep] for row in _table_rows(summary)]
+
+
+def _table_rows(summary: dict) -> list[list[str]]:
     out = []
     for r in summary["rows"]:
-        runs = f"{r['runs']}" + (f" ({r['diverged']} diverged)" if r["diverged"] else "")
+        marks = [f"{r[k]} {word}" for k, word in (("diverged", "diverged"),
+                                                   ("at_chance", "at chance"))
+                 if r.get(k)]
+        runs = f"{r['runs']}" + (f" ({', '.join(marks)})" if marks else "")
         if r["mean_accuracy"] is None:
             out.append([r["init"], runs, "diverged", "", "", "", str(r["epochs"]),
                         _seconds(r["seconds"]), _pct(r["notebook"])])
@@ -56,34 +73,39 @@ def paired_rows(summary: dict) -> list[list[str]]:
 PAIRED_COLUMNS = ["init", "vs best", "mean paired difference", "paired t-test p", "seeds"]
 
 
-def print_tables(summary: dict, console=None) -> None:
+def terminal():
+    """A rich console for stdout; into a file or pipe, wide enough not to fold tables."""
     from rich.console import Console
 
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # a file or pipe: don't fold the table at 80 columns
-            console = Console(width=140)
-    console.print(_rich_table("test accuracy by initializer, % (mean over seeds; notebook: "
-                              "its single published run)", COLUMNS, table_rows(summary)))
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
+def print_tables(summary: dict, console=None) -> None:
+    console = console or terminal()
+    title = "test accuracy by initializer, % (mean over seeds"
+    title += "; notebook: its single published run)" if _has_notebook(summary) else ")"
+    console.print(rich_table(title, _columns(summary), table_rows(summary)))
     if summary["paired"]:
-        console.print(_rich_table(f"each initializer against the best ({summary['best']}), "
+        console.print(rich_table(f"each initializer against the best ({summary['best']}), "
                                   "paired by seed", PAIRED_COLUMNS, paired_rows(summary)))
 
 
-def _rich_table(title: str, columns: list[str], rows: list[list[str]]):
+def rich_table(title: str, columns: list[str], rows: list[list[str]]):
+    """A table with its first column (the names) on the left, numbers on the right."""
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, title=title)
-    for column in columns:
-        table.add_column(column, justify="left" if column == "init" else "right", no_wrap=True)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
     return table
 
 
 def to_markdown(summary: dict) -> str:
-    text = _md_table(COLUMNS, table_rows(summary))
+    text = _md_table(_columns(summary), table_rows(summary))
     if summary["paired"]:
         text += "\n" + _md_table(PAIRED_COLUMNS, paired_rows(summary))
     return text

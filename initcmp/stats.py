@@ -13,6 +13,8 @@ import numpy as np
 
 # The notebook's published single-run accuracies after one epoch.
 NOTEBOOK = {"random": 0.8535, "glorot": 0.9650, "he": 0.9634}
+# A run under twice chance (10 classes) has not learned: the table marks it.
+CHANCE_LEVEL = 0.2
 
 
 def summarise(records: list[dict], order: list[str] | None = None,
@@ -40,6 +42,7 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
     std = float(acc.std(ddof=1)) if n >= 2 else None
     return {
         "init": init, "runs": len(runs), "diverged": len(runs) - n,
+        "at_chance": int(np.sum(acc < CHANCE_LEVEL)),
         "mean_accuracy": mean, "std_accuracy": std, "ci95": ci95(acc),
         "min_accuracy": float(acc.min()) if n else None,
         "max_accuracy": float(acc.max()) if n else None,

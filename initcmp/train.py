@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import checkpoints, data as data_mod, fused, models, records
+from initcmp import checkpoints, data as data_mod, diagnose, fused, lsuv, models, records
 from initcmp.config import Config, flatten, to_dict
 from initcmp.data import Dataset
 from initcmp.errors import CheckpointError, Interrupted
@@ -29,12 +30,13 @@ class Reporter:
     """What a caller sees of runs while they train. The CLI draws with it; these no-ops
     are the library's default, which prints nothing. `compare_start` and `skipped`
     come from a comparison; `start` and `progress` from each group of runs trained
-    together (a run alone is a group of one); `epoch_end` and `finish` from each run."""
+    together (a run alone is a group of one); `note`, `epoch_end` and `finish` from each run."""
 
     def compare_start(self, runs: int): ...
     def skipped(self, cfg: Config, result: dict): ...
     def start(self, cfgs: list[Config], total_steps: int, resumed_from_step: int, source: str): ...
     def progress(self, step: int, metrics: list[dict]): ...
+    def note(self, line: str): ...
     def epoch_end(self, line: str): ...
     def finish(self, result: dict): ...
 
@@ -152,6 +154,16 @@ class _Run:
         self.writer = tf.summary.create_file_writer(str(paths.logs))
         if self.start == 0:
             _write_hparams(self.writer, cfg)
+        self.notes = []  # lines for the reporter
+        if self.start == 0 and cfg.init.name == "lsuv":  # data-dependent: before step 1
+            log = lsuv.apply(self.model, cfg, data)
+            records.write_atomic(paths.logs / "lsuv.json", json.dumps(log, indent=2) + "\n")
+            self.notes.append(f"{cfg.run_name}: {lsuv.summary(log)}")
+        # log.histograms: the signal inside the model on its first batch, over time.
+        self.probe = (data_mod.first_rows(data, cfg.seed, cfg.train.batch_size)
+                      if cfg.log.histograms else None)
+        if self.probe and self.start == 0:
+            self.write_signal(0)
         self.seconds_before = float(self.state.seconds.numpy())
         # The newest evaluation row: what a run killed after its last checkpoint but
         # before its result reports, when there is nothing left to train.
@@ -159,6 +171,12 @@ class _Run:
         self.last: dict = dict(rows[-1]) if rows else {}
         self.diverged_step = None
         return self
+
+    def write_signal(self, step: int) -> None:
+        """log.histograms: TensorBoard histograms and per-layer std (diagnose.py) of the
+        model's current weights. Reads the weights only: training is unchanged."""
+        if self.probe:
+            diagnose.signal_summaries(self.model, self.cfg, *self.probe, self.writer, step)
 
     def save(self, stack, index: int, seconds: float) -> None:
         stack.store(index)
@@ -192,6 +210,9 @@ def _train_group(members: list[_Run], data: Dataset, reporter: Reporter) -> list
     first = members[0]
     cfg, start, total, per_epoch = first.cfg, first.start, first.total, first.steps_per_epoch
     reporter.start([m.cfg for m in members], total, start, data.source)
+    for m in members:
+        for line in m.notes:
+            reporter.note(line)
     stack = fused.Stack(cfg, [(m.model, m.optimizer) for m in members], data)
     stack.load(start, np.stack([m.state.sums.numpy() for m in members]))
     live = dict(enumerate(members))  # the runs still training, by stack index
@@ -246,6 +267,7 @@ def _train_group(members: list[_Run], data: Dataset, reporter: Reporter) -> list
                         m.save(stack, i, seconds())
                 if end_of_epoch:
                     for m in live.values():
+                        m.write_signal(step)  # after save: the model holds this step's weights
                         reporter.epoch_end(_epoch_line(m.cfg, epoch + 1, cfg.train.epochs, m.last))
             if not live:
                 break

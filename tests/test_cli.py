@@ -96,3 +96,40 @@ def test_resume_with_other_config_is_refused(cli):
     cli("train", "--init", "he", *SYN)
     one_line_error(cli("train", "--init", "he", *SYN, "--set", "train.learning_rate=0.1"),
                    "train.learning_rate", "--fresh")
+
+
+def test_inspect_json_text_plot_and_several_inits(cli, tmp_path):
+    deep = ["--set", "model.hidden=[32, 32, 32]"]
+    one = cli("inspect", "--init", "glorot", *SYN, *deep, "--json")
+    assert one.exit_code == 0, one.stderr
+    result = json.loads(one.stdout)
+    assert result["init"] == "glorot" and len(result["layers"]) == 4
+    keys = {"name", "fan_in", "fan_out", "weight_std", "expected_weight_std", "activation_mean",
+            "activation_std", "dead_fraction", "gradient_std"}
+    assert all(keys <= set(layer) for layer in result["layers"])
+    assert result["batch"] == 128  # the run's own first batch
+
+    many = cli("inspect", "--init", "he", "--init", "random", *SYN, *deep, "--batch", "40",
+               "--plot", "signal.png")
+    assert many.exit_code == 0, many.stderr
+    assert "he (mode=fan_in)" in many.stdout and "random (mean=0.0" in many.stdout
+    assert "40 images" in many.stdout and "wrote signal.png" in many.stdout
+    assert (tmp_path / "signal.png").read_bytes()[:4] == b"\x89PNG"
+    both = json.loads(cli("inspect", "--init", "he", "--init", "lsuv", *SYN, "--json").stdout)
+    assert [r["init"] for r in both["inits"]] == ["he", "lsuv"]
+    assert not (tmp_path / "checkpoints").exists()  # inspect trains nothing, writes no run
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["inspect", "--batch", "0"], ["--batch must be at least 1"]),
+    (["inspect", "--init", "nope"], ["unknown initializer 'nope'"]),
+    (["inspect", "--set", "init={name: glorot, gain: relu6}"], ["'init.gain'", "tanh"]),
+    (["inspect", "--set", "init={name: he, mode: fan_avg}"], ["'init.mode'", "fan_out"]),
+])
+def test_inspect_errors_are_one_line(cli, args, needles):
+    one_line_error(cli(*args, *SYN), *needles)
+
+
+def test_inspect_plot_to_an_unwritable_place_is_one_line(cli, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    one_line_error(cli("inspect", *SYN, "--plot", "afile/sub/x.png"), "--plot", "cannot write")

@@ -106,3 +106,15 @@ def test_files_are_written_and_consistent(tmp_path):
     assert "| he | 3 | 96.20 ± 0.10 |" in md and "85.35" in md
     png = paths[3].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_runs_at_chance_are_marked_and_the_notebook_column_only_for_its_experiment():
+    records = [rec("glorot", s, a) for s, a in enumerate([0.11, 0.35, 0.10])] + \
+              [rec("he", s, a) for s, a in enumerate([0.91, 0.92, 0.93])]
+    summary = stats.summarise(records, notebook={})
+    assert row(summary, "glorot")["at_chance"] == 2 and row(summary, "he")["at_chance"] == 0
+    cells = report.table_rows(summary)
+    assert cells[0][1] == "3 (2 at chance)" and cells[1][1] == "3"
+    assert "notebook" not in report.to_markdown(summary)
+    with_notebook = report.to_markdown(stats.summarise(records))
+    assert "notebook" in with_notebook.splitlines()[0]

@@ -1,0 +1,64 @@
+"""LSUV, layer-sequential unit-variance initialization (Mishkin & Matas 2016).
+
+The one data-dependent initializer: the model is built with orthogonal kernels (the
+registry's `lsuv` entry), then, layer by layer from the input, each kernel is divided by
+the std of its layer's output on a batch of training images until that output's variance
+is 1 within `tol` (at most `max_iter` rescalings per layer). "Output" is the Dense
+layer's output before its activation, as a Linear module's output in the usual
+implementations; the logits layer is scaled too, as in the paper.
+
+Deterministic for a seed: the batch is the first `batch` images of the run's first epoch
+(data.first_rows) and the orthogonal start is seeded per layer. It runs once, before the
+first step; a resumed run restores the rescaled weights from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from initcmp import data as data_mod, models
+from initcmp.config import Config
+from initcmp.data import Dataset
+
+
+def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
+    """Rescale `model`'s kernels in place; return one log entry per layer:
+    {"layer", "iterations", "variance_before", "variance"}."""
+    import keras
+    import tensorflow as tf
+
+    params = cfg.init.params
+    x, _ = data_mod.first_rows(dataset, cfg.seed, params["batch"])
+    layers = models.dense_layers(model)
+    h = tf.reshape(tf.convert_to_tensor(x), (len(x), -1))
+    activation = keras.activations.get(cfg.model.activation)
+    log = []
+    for i, layer in enumerate(layers):
+        # The layers below are final, so this layer's input `h` is fixed while it is scaled.
+        pre = tf.matmul(h, layer.kernel) + layer.bias
+        before = variance = _variance(pre)
+        iterations = 0
+        while (abs(variance - 1.0) >= params["tol"] and iterations < params["max_iter"]
+               and math.isfinite(variance) and variance > 0):
+            layer.kernel.assign(layer.kernel / np.float32(math.sqrt(variance)))
+            pre = tf.matmul(h, layer.kernel) + layer.bias
+            variance = _variance(pre)
+            iterations += 1
+        log.append({"layer": layer.name, "iterations": iterations,
+                    "variance_before": before, "variance": variance})
+        h = pre if i == len(layers) - 1 else activation(pre)
+    return log
+
+
+def summary(log: list[dict]) -> str:
+    """One line for the terminal: what LSUV did."""
+    worst = max(log, key=lambda e: abs(e["variance"] - 1.0))
+    steps = sum(e["iterations"] for e in log)
+    return (f"lsuv: {len(log)} layers scaled to unit output variance in {steps} rescalings "
+            f"(furthest from 1: {worst['layer']} at {worst['variance']:.4f})")
+
+
+def _variance(tensor) -> float:
+    return float(np.var(tensor.numpy().astype(np.float64)))
