@@ -52,7 +52,8 @@ class InitConfig:
     """`init: {name: random, stddev: 1.0}` in YAML: the name plus its parameters."""
 
     name: str = "he"
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType(
+        {k: p.default for k, p in initializers.get("he").params.items()}))
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,7 @@ def test_flag_values_are_checked():
 
 def test_init_flag_switch_drops_previous_params(file_cfg):
     he = config.load(file_cfg, init="he")
-    assert he.init.name == "he" and dict(he.init.params) == {}
+    assert he.init.name == "he" and dict(he.init.params) == {"mode": "fan_in"}
     # same name: the file's parameters stay
     random = config.load(file_cfg, init="random")
     assert dict(random.init.params) == {"mean": 0.0, "stddev": 0.5}
@@ -294,7 +294,7 @@ def test_file_init_switch_drops_default_params(tmp_path):
 
 
 def test_init_string_shorthand(tmp_path):
-    assert config.load(write(tmp_path, "init: he\n")).init == config.InitConfig("he", {})
+    assert config.load(write(tmp_path, "init: he\n")).init == config.InitConfig("he", {"mode": "fan_in"})
     cfg = config.load(write(tmp_path, "init: random\n", "random.yaml"))
     assert cfg.init.name == "random"
     assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 1.0}
