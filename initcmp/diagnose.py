@@ -209,6 +209,7 @@ def plot(results: list[dict], path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -223,6 +224,7 @@ def plot(results: list[dict], path: str | Path) -> Path:
                 label += f" ({_num(values[~ok][0])} from layer {int(depth[~ok][0])})"
             ax.plot(depth[ok], values[ok], marker="o", markersize=3, label=label)
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (the last is the logits)")
         ax.set_title(title)
         ax.grid(True, which="major", alpha=0.3)

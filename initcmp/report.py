@@ -159,6 +159,10 @@ def plot(summary: dict, records: list[dict], path: Path) -> None:
                             yerr=[[row["mean_accuracy"] - low], [high - row["mean_accuracy"]]])
             finals.scatter([i] * len(runs), [r["test_accuracy"] for r in runs], color=color,
                            s=12, alpha=0.6)
+        if row["diverged"]:  # no accuracy to draw: say so where it would be
+            finals.annotate(f"{row['diverged']} diverged", (i, 0.0), xycoords=("data", "axes fraction"),
+                            xytext=(0, 6), textcoords="offset points", ha="center",
+                            color=color, fontsize=8)
         if row["notebook"] is not None:
             finals.scatter([i], [row["notebook"]], marker="x", color="black", s=50,
                            label=None if noted else "notebook (single run)")
