@@ -109,6 +109,10 @@ def _mean(values) -> float:
 def findings(layers: list[dict], activation: str) -> list[str]:
     """What the numbers say, one sentence each, most important first."""
     hidden, out = layers[:-1], []
+    same = next((r for r in layers if r["weight_std"] == 0), None)
+    if same is not None:
+        out.append(f"{same['name']}: every weight is the same (std 0): the layer's units "
+                   "compute the same thing and get the same update, so they stay copies")
     broken = next((r for r in layers if not math.isfinite(r["activation_std"])), None)
     if broken is not None:
         out.append(f"{broken['name']}: the activations overflow to {_num(broken['activation_std'])}: "
@@ -131,15 +135,20 @@ def findings(layers: list[dict], activation: str) -> list[str]:
     if not all(math.isfinite(g) for g in grads):
         bad = next(r for r in layers if not math.isfinite(r["gradient_std"]))
         out.append(f"{bad['name']}: the weight gradient is {_num(bad['gradient_std'])}")
+    elif grads[-1] > 0 and grads[0] == 0:
+        out.append(f"{layers[0]['name']}: the weight gradient is exactly 0: the first "
+                   "layer cannot learn")
     elif grads[-1] > 0 and len(layers) >= 3:
-        ratio = grads[0] / grads[-1]
-        if ratio < 1 / _DRIFT ** 2:
-            out.append(f"the first layer's weight gradient is {1 / ratio:.3g}x smaller than "
-                       "the last layer's: gradients vanish on the way back and the early "
-                       "layers barely learn")
-        elif ratio > _DRIFT ** 2:
-            out.append(f"the first layer's weight gradient is {ratio:.3g}x the last layer's: "
-                       "gradients grow on the way back")
+        with np.errstate(over="ignore"):  # a ratio past float64 reads as inf
+            if grads[0] * _DRIFT ** 2 < grads[-1]:
+                out.append(f"the first layer's weight gradient is "
+                           f"{np.float64(grads[-1]) / grads[0]:.3g}x smaller than the last "
+                           "layer's: gradients vanish on the way back and the early layers "
+                           "barely learn")
+            elif grads[0] > grads[-1] * _DRIFT ** 2:
+                out.append(f"the first layer's weight gradient is "
+                           f"{np.float64(grads[0]) / grads[-1]:.3g}x the last layer's: "
+                           "gradients grow on the way back")
     for key, what in (("dead_fraction", "of its ReLU units are dead on this batch (0 for "
                        "every image): they pass no signal and get no gradient"),
                       ("saturated_fraction", f"of its {activation} outputs are saturated "

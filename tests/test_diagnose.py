@@ -197,3 +197,30 @@ def test_lsuv_run_is_logged_and_trains_fused_as_alone(syn, tmp_path):
     log = json.loads((tmp_path / "al" / "mnist_mlp" / "lsuv-s0" / "lsuv.json").read_text())
     assert [e["layer"] for e in log] == ["hidden_0", "hidden_1", "logits"]
     assert all(abs(e["variance"] - 1) < 0.1 for e in log)
+
+
+def test_findings_never_raise_whatever_the_numbers():
+    from hypothesis import given, settings, strategies as st
+
+    number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0))
+    fraction = st.one_of(st.none(), st.floats(0, 1))
+    row = st.fixed_dictionaries({
+        "name": st.sampled_from(["hidden_0", "hidden_1", "logits"]),
+        "weight_std": st.floats(0, 1e30), "expected_weight_std": st.one_of(st.none(), st.floats(0, 10)),
+        "activation_std": number, "gradient_std": number,
+        "dead_fraction": fraction, "saturated_fraction": fraction})
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(row, min_size=1, max_size=6), st.sampled_from(["relu", "tanh"]))
+    def check(layers, activation):
+        assert all(isinstance(line, str) for line in diagnose.findings(layers, activation))
+
+    check()
+
+
+def test_zeros_and_saturation_findings(syn):
+    zeros = diagnose.inspect(cfg_for("zeros", "model.hidden=[16, 16]"), syn, batch=16)
+    assert any("stay copies" in f for f in zeros["findings"])
+    flat = diagnose.inspect(cfg_for("random", "model.hidden=[16, 16]", "init.stddev=1e30",
+                                    "model.activation=tanh"), syn, batch=16)
+    assert any("exactly 0" in f for f in flat["findings"])
