@@ -411,3 +411,52 @@ def test_batch_size_override_is_a_positive_int_or_a_config_error(value):
         return
     assert valid, f"{text} accepted as {cfg.train.batch_size!r}"
     assert type(cfg.train.batch_size) is int and cfg.train.batch_size == value
+
+
+# --- fuzzing whole config files --------------------------------------------------------
+
+_KEYS = ["name", "seed", "data", "model", "init", "train", "eval", "checkpoint", "log",
+         "compare", "model.hidden", "model.activation", "init.name", "init.gain",
+         "init.stddev", "init.mode", "train.epochs", "train.batch_size",
+         "train.learning_rate", "train.optimizer", "eval.every_steps", "log.histograms",
+         "compare.inits", "compare.seeds", "compare.fuse", "data.train_limit"]
+
+
+def _nest(flat: dict) -> dict:
+    out: dict = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = value
+    return out
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), json_values, max_size=6))
+def test_any_config_file_loads_or_is_one_line_error(tmp_path_factory, flat):
+    path = tmp_path_factory.mktemp("fuzz") / "c.yaml"
+    path.write_text(yaml.safe_dump(_nest(flat)))
+    try:
+        config.load(path)
+    except ConfigError as exc:
+        assert_one_line(str(exc))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.text(max_size=200))
+@example("!!python/object/apply:os.system ['echo hi']")
+@example("a: 1\n---\nb: 2\n")
+@example("train: {epochs: !!float 1e400}\n")
+@example("\t- x")
+@example("*alias")
+def test_any_text_as_a_config_file_is_loaded_or_one_line_error(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "c.yaml"
+    path.write_bytes(text.encode("utf-8", errors="replace"))  # lone surrogates too
+    try:
+        config.load(path)
+    except ConfigError as exc:
+        assert_one_line(str(exc))

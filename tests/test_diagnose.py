@@ -210,7 +210,7 @@ def test_findings_never_raise_whatever_the_numbers():
         "activation_std": number, "gradient_std": number,
         "dead_fraction": fraction, "saturated_fraction": fraction})
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, database=None)
     @given(st.lists(row, min_size=1, max_size=6), st.sampled_from(["relu", "tanh"]))
     def check(layers, activation):
         assert all(isinstance(line, str) for line in diagnose.findings(layers, activation))
