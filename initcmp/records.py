@@ -53,6 +53,44 @@ class RunPaths:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+class RunLock:
+    """One process at a time on a run: an exclusive `flock` on `<checkpoints>/<name>/
+    .<run>.lock`, beside the run's folder (so `--fresh` cannot delete it). The operating
+    system drops it when its holder exits, however it exits (kill -9 included), so it
+    never stays stuck; the file keeps the holder's PID for the message."""
+
+    def __init__(self, paths: RunPaths):
+        self.path = paths.checkpoints.parent / f".{paths.checkpoints.name}.lock"
+        self.run = paths.checkpoints
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CheckpointError(f"cannot create {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise CheckpointError(f"{self.run} is in use by process {holder} (another "
+                                  "initcmp training this run); wait for it to finish, "
+                                  "or stop it and rerun to resume") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
 def write_atomic(path: Path, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

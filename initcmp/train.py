@@ -99,20 +99,27 @@ def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path =
     reporter = reporter or Reporter()
     results: dict[int, dict] = {}
     groups: dict[str, list[_Run]] = {}
-    for index, cfg in enumerate(cfgs):
-        member = _Run.open(cfg, data, checkpoint_root, log_root, fresh)
-        if isinstance(member, dict):  # finished earlier
-            reporter.start([cfg], member["step"], member["step"], data.source)
-            results[index] = member
-            continue
-        member.index = index
-        key = f"{member.start} {_shared_settings(cfg)}" if fuse else str(index)
-        groups.setdefault(key, []).append(member)
-    for members in groups.values():
-        for i in range(0, len(members), MAX_GROUP):
-            chunk = members[i:i + MAX_GROUP]
-            for member, result in zip(chunk, _train_group(chunk, data, reporter)):
-                results[member.index] = result
+    locks: list[records.RunLock] = []  # every run this call touches, until it returns
+    try:
+        for index, cfg in enumerate(cfgs):
+            paths = RunPaths.of(cfg, checkpoint_root, log_root)
+            locks.append(records.RunLock(paths).acquire())
+            member = _Run.open(cfg, data, paths, fresh)
+            if isinstance(member, dict):  # finished earlier
+                reporter.start([cfg], member["step"], member["step"], data.source)
+                results[index] = member
+                continue
+            member.index = index
+            key = f"{member.start} {_shared_settings(cfg)}" if fuse else str(index)
+            groups.setdefault(key, []).append(member)
+        for members in groups.values():
+            for i in range(0, len(members), MAX_GROUP):
+                chunk = members[i:i + MAX_GROUP]
+                for member, result in zip(chunk, _train_group(chunk, data, reporter)):
+                    results[member.index] = result
+    finally:
+        for lock in locks:
+            lock.release()
     return [results[i] for i in range(len(cfgs))]
 
 
@@ -127,12 +134,11 @@ class _Run:
     index = 0
 
     @classmethod
-    def open(cls, cfg: Config, data: Dataset, checkpoint_root, log_root, fresh: bool):
+    def open(cls, cfg: Config, data: Dataset, paths: RunPaths, fresh: bool):
         """Apply the resume rules (checkpoints.py): a finished run's result, or a `_Run`
         ready to train from its newest checkpoint (or from step 0)."""
         import tensorflow as tf
 
-        paths = RunPaths.of(cfg, checkpoint_root, log_root)
         checkpoints.resume_rules(cfg, paths, fresh)
         done = records.finished(cfg, paths)
         if done:
