@@ -17,6 +17,8 @@ Ctrl-C; the newest `checkpoint.keep` are kept.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from initcmp import config as config_mod
 from initcmp import records
 from initcmp.config import Config
@@ -43,7 +45,8 @@ class RunState:
 
     @property
     def latest(self) -> str | None:
-        return self._manager.latest_checkpoint
+        saved = on_disk(Path(self._manager.directory))
+        return saved[-1] if saved else None
 
     def save(self) -> None:
         try:
@@ -52,15 +55,39 @@ class RunState:
             raise CheckpointError(f"cannot write a checkpoint in {self._manager.directory}: "
                                   f"{str(exc).splitlines()[0]}") from None
 
-    def restore(self) -> int:
-        """Restore the newest checkpoint; return its step."""
-        path = self.latest
+    def restore(self) -> tuple[int, list[str]]:
+        """Restore the newest readable checkpoint; return its step and the warnings of
+        `restore_newest`."""
+        warnings = restore_newest(
+            lambda path: self._checkpoint.restore(path).assert_existing_objects_matched(),
+            Path(self._manager.directory))
+        return int(self.step.numpy()), warnings
+
+
+def on_disk(folder: Path) -> list[str]:
+    """The checkpoints in a run folder, oldest first, found by their files (ckpt-N.index),
+    so that a lost or damaged `checkpoint` state file loses nothing."""
+    found = [str(p.with_suffix("")) for p in folder.glob("ckpt-*.index")]
+    return sorted(found, key=lambda path: int(path.rsplit("-", 1)[1]))
+
+
+def restore_newest(restore, folder: Path) -> list[str]:
+    """Call `restore(path)` on the newest checkpoint in `folder`, then on older ones while
+    it fails (a corrupted or truncated file); return a warning per failure. None left:
+    an error naming them all. Every checkpoint holds every variable, so a failed attempt
+    leaves nothing behind once an older one is restored."""
+    warnings, failed = [], []
+    for path in reversed(on_disk(folder)):
         try:
-            self._checkpoint.restore(path).assert_existing_objects_matched()
-        except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"cannot restore {path}: {str(exc).splitlines()[0]}; "
-                                  "rerun with --fresh to start over") from None
-        return int(self.step.numpy())
+            restore(path)
+        except Exception as exc:  # noqa: BLE001 - TF raises many types for bad files
+            failed.append(Path(path).name)
+            warnings.append(f"warning: cannot read {path} ({_first_line(exc)}); "
+                            "trying the one before it")
+            continue
+        return warnings
+    raise CheckpointError(f"no readable checkpoint in {folder} (tried {', '.join(failed)}); "
+                          "rerun with --fresh to start this run over")
 
 
 def resume_rules(cfg: Config, paths: RunPaths, fresh: bool) -> None:
@@ -80,20 +107,25 @@ def resume_rules(cfg: Config, paths: RunPaths, fresh: bool) -> None:
 
 
 def restore_for_eval(cfg: Config, paths: RunPaths):
-    """The model of a run's newest checkpoint, built from the run's own config."""
+    """The model of a run's newest readable checkpoint, built from the run's own config:
+    (config, model, step, warnings)."""
     import tensorflow as tf
 
     from initcmp import models
 
     saved = records.read_config(paths.checkpoints)
-    latest = tf.train.latest_checkpoint(str(paths.checkpoints))
-    if saved is None or latest is None:
+    if saved is None or not on_disk(paths.checkpoints):
         raise CheckpointError(f"no checkpoint in {paths.checkpoints}: train it first with "
                               f"`initcmp train --init {cfg.init.name} --seed {cfg.seed}`")
     model = models.build_model(saved)
     step = tf.Variable(0, dtype=tf.int64)
-    try:
-        tf.train.Checkpoint(model=model, step=step).restore(latest).expect_partial()
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"cannot restore {latest}: {str(exc).splitlines()[0]}") from None
-    return saved, model, int(step.numpy())
+    checkpoint = tf.train.Checkpoint(model=model, step=step)
+    warnings = restore_newest(
+        lambda path: checkpoint.restore(path).expect_partial().assert_existing_objects_matched(),
+        paths.checkpoints)
+    return saved, model, int(step.numpy()), warnings
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

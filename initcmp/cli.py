@@ -103,6 +103,8 @@ def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
 
     dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
     result = train_mod.evaluate_run(cfg, dataset, checkpoint_root=checkpoint_dir)
+    for line in result["warnings"]:
+        click.echo(line, err=True)
     _emit(result, as_json, _result_line)
 
 

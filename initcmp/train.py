@@ -148,7 +148,7 @@ class _Run:
         self.cfg, self.paths = cfg, paths
         self.model, self.optimizer = models.build_model(cfg), models.build_optimizer(cfg)
         self.state = checkpoints.RunState(self.model, self.optimizer, paths, cfg.checkpoint.keep)
-        self.start = self.state.restore() if self.state.latest else 0
+        self.start, self.notes = self.state.restore() if self.state.latest else (0, [])
         self.steps_per_epoch = math.ceil(len(data.y_train) / cfg.train.batch_size)
         self.total = self.steps_per_epoch * cfg.train.epochs
         if self.start > self.total:
@@ -160,7 +160,6 @@ class _Run:
         self.writer = tf.summary.create_file_writer(str(paths.logs))
         if self.start == 0:
             _write_hparams(self.writer, cfg)
-        self.notes = []  # lines for the reporter
         if self.start == 0 and cfg.init.name == "lsuv":  # data-dependent: before step 1
             log = lsuv.apply(self.model, cfg, data)
             records.write_atomic(paths.logs / "lsuv.json", json.dumps(log, indent=2) + "\n")
@@ -293,7 +292,7 @@ def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "c
     code as training (so it matches the run's own last evaluation to the bit)."""
     tensorflow()
     paths = RunPaths.of(cfg, checkpoint_root, "logs")
-    saved, model, step = checkpoints.restore_for_eval(cfg, paths)
+    saved, model, step, warnings = checkpoints.restore_for_eval(cfg, paths)
     optimizer = models.build_optimizer(saved)
     optimizer.build(model.trainable_variables)
     stack = fused.Stack(saved, [(model, optimizer)], data)
@@ -303,7 +302,7 @@ def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "c
     return records_row({"name": saved.name, "init": saved.init.name, "seed": saved.seed,
                         "step": step, "epoch": step / steps_per_epoch, **metrics,
                         "weights_sha256": weights_sha256(model),
-                        "checkpoint_dir": str(paths.checkpoints)})
+                        "checkpoint_dir": str(paths.checkpoints), "warnings": warnings})
 
 
 def _log_train(sums, writer, step: int) -> dict:

@@ -3,6 +3,7 @@ case ends in one clear line or in the same numbers as a run that was never distu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -86,3 +87,103 @@ def test_compare_refuses_when_one_of_its_runs_is_held_and_trains_nothing(tmp_pat
         holder.release()
     assert result.exit_code == 2 and "glorot-s1 is in use by process" in result.stderr
     assert not list((tmp_path / "logs").rglob("result.json"))
+
+
+# --- corrupted checkpoints ---------------------------------------------------------------
+
+from initcmp import data, train  # noqa: E402
+from initcmp.errors import Interrupted  # noqa: E402
+
+
+class Notes(train.Reporter):
+    """Keeps the reporter's notes; raises KeyboardInterrupt at `stop_at` (a Ctrl-C)."""
+
+    def __init__(self, stop_at=None):
+        self.stop_at, self.notes = stop_at, []
+
+    def note(self, line):
+        self.notes.append(line)
+
+    def progress(self, step, metrics):
+        if step == self.stop_at:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def syn():
+    return data.synthetic()
+
+
+def _cfg():
+    return config.load(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
+                                  "log.every_steps=1", "train.epochs=2"))
+
+
+def _run(tmp_path, syn, reporter=None, fresh=False):
+    return train.run(_cfg(), syn, checkpoint_root=tmp_path / "ck", log_root=tmp_path / "logs",
+                     reporter=reporter, fresh=fresh)
+
+
+def _interrupted_at_20(tmp_path, syn):
+    with pytest.raises(Interrupted):
+        _run(tmp_path, syn, Notes(stop_at=20))
+    folder = tmp_path / "ck" / "mnist_mlp" / "he-s0"
+    assert sorted(p.name for p in folder.glob("ckpt-*.index")) == \
+        ["ckpt-16.index", "ckpt-20.index", "ckpt-8.index"]
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, syn):
+    return _run(tmp_path_factory.mktemp("clean"), syn)
+
+
+@pytest.mark.parametrize("damage", ["truncate data", "garbage index", "empty data"])
+def test_a_corrupted_newest_checkpoint_falls_back_and_ends_identical(tmp_path, syn, uninterrupted,
+                                                                     damage):
+    folder = _interrupted_at_20(tmp_path, syn)
+    data_file, index = folder / "ckpt-20.data-00000-of-00001", folder / "ckpt-20.index"
+    if damage == "truncate data":
+        data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    elif damage == "garbage index":
+        index.write_bytes(b"\x00garbage" * 10)
+    else:
+        data_file.write_bytes(b"")
+    reporter = Notes()
+    result = _run(tmp_path, syn, reporter)
+    assert result["resumed_from_step"] == 16
+    assert any("cannot read" in n and "ckpt-20" in n for n in reporter.notes), reporter.notes
+    assert result["weights_sha256"] == uninterrupted["weights_sha256"]
+    assert result["test_accuracy"] == uninterrupted["test_accuracy"]
+
+
+def test_no_readable_checkpoint_is_one_line_naming_them_and_fresh(tmp_path, syn, monkeypatch):
+    folder = _interrupted_at_20(tmp_path, syn)
+    for path in folder.glob("ckpt-*.index"):
+        path.write_bytes(b"not a checkpoint")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["train", *SYN, "--set", "checkpoint.every_steps=8",
+                                       "--set", "train.epochs=2", "--checkpoint-dir", "ck",
+                                       "--log-dir", "logs"], catch_exceptions=False)
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in result.output
+    assert "no readable checkpoint" in line and "ckpt-20, ckpt-16, ckpt-8" in line
+    assert "--fresh" in line
+    assert len(list(folder.glob("ckpt-*.index"))) == 3  # nothing deleted
+
+
+def test_a_lost_state_file_loses_nothing_and_eval_falls_back_too(tmp_path, syn, uninterrupted,
+                                                                  monkeypatch):
+    folder = _interrupted_at_20(tmp_path, syn)
+    (folder / "checkpoint").write_text("garbage {{{")  # TF's list of checkpoints
+    (folder / "ckpt-20.index").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    args = ["--checkpoint-dir", "ck", *SYN, "--set", "checkpoint.every_steps=8",
+            "--set", "train.epochs=2"]
+    evaluated = CliRunner().invoke(main, ["eval", *args, "--json"], catch_exceptions=False)
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert "warning: cannot read" in evaluated.stderr and "ckpt-20" in evaluated.stderr
+    assert json.loads(evaluated.stdout)["step"] == 16
+    reporter = Notes()
+    assert _run(tmp_path, syn, reporter)["weights_sha256"] == uninterrupted["weights_sha256"]
