@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test faults bench clean
 
 install: $(STAMP)
 
@@ -25,6 +25,9 @@ test: install
 
 # A benchmark, not a test: a few minutes, writes benchmarks/results.md. PyTorch is the
 # issue's reference peer; the machine's local wheel is used when there is one.
+faults: install  # kill -9 at every fault point, then resume (make test runs a short form)
+	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
+
 bench: install
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "no torch: its row is skipped"
 	$(BIN)/python benchmarks/bench.py

@@ -27,7 +27,8 @@ from initcmp.records import RunPaths
 
 
 class RunState:
-    """What a checkpoint holds: model, optimizer, global step, seconds, train-loss sums."""
+    """What a checkpoint holds: model, optimizer, global step, seconds, train-loss sums,
+    the last logged train metrics."""
 
     def __init__(self, model, optimizer, paths: RunPaths, keep: int):
         import tensorflow as tf
@@ -38,8 +39,13 @@ class RunState:
         self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")
         # Running sums of train loss, accuracy and steps since the last log point.
         self.sums = tf.Variable(tf.zeros(3, tf.float64), trainable=False, name="train_sums")
+        # The train loss and accuracy of the last log point (NaN before the first): the
+        # next evaluation's record repeats them, so a resumed run must know them too.
+        self.logged = tf.Variable(tf.fill([2], tf.constant(float("nan"), tf.float64)),
+                                  trainable=False, name="train_logged")
         self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step,
-                                               seconds=self.seconds, sums=self.sums)
+                                               seconds=self.seconds, sums=self.sums,
+                                               logged=self.logged)
         self._manager = tf.train.CheckpointManager(self._checkpoint, str(paths.checkpoints),
                                                    max_to_keep=keep, checkpoint_name="ckpt")
 

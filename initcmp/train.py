@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import checkpoints, data as data_mod, diagnose, fused, lsuv, models, records
+from initcmp import checkpoints, data as data_mod, diagnose, faults, fused, lsuv, models, records
 from initcmp.config import Config, flatten, to_dict
 from initcmp.data import Dataset
 from initcmp.errors import CheckpointError, Interrupted
@@ -117,6 +117,7 @@ def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path =
                 chunk = members[i:i + MAX_GROUP]
                 for member, result in zip(chunk, _train_group(chunk, data, reporter)):
                     results[member.index] = result
+                faults.point("group")
     finally:
         for lock in locks:
             lock.release()
@@ -174,6 +175,9 @@ class _Run:
         # before its result reports, when there is nothing left to train.
         rows = records.read_metrics(paths)
         self.last: dict = dict(rows[-1]) if rows else {}
+        loss, accuracy = self.state.logged.numpy()
+        if self.start and math.isfinite(loss):  # the last log point's, which may be newer
+            self.last.update(train_loss=float(loss), train_accuracy=float(accuracy))
         self.diverged_step = None
         return self
 
@@ -187,9 +191,12 @@ class _Run:
         stack.store(index)
         self.state.step.assign(stack.step)
         self.state.sums.assign(stack.read_sums(reset=False)[index])
+        self.state.logged.assign([self.last.get("train_loss", math.nan),
+                                  self.last.get("train_accuracy", math.nan)])
         self.state.seconds.assign(self.seconds_before + seconds)
         self.state.save()
         self.writer.flush()
+        faults.point("checkpoint")
 
     def result(self, stack, index: int, step: int, seconds: float, source: str) -> dict:
         stack.store(index)
@@ -205,6 +212,7 @@ class _Run:
             "trained_with": stack.k, "weights_sha256": weights_sha256(self.model),
             "data": source, "checkpoint_dir": str(self.paths.checkpoints),
             "log_dir": str(self.paths.logs)})
+        faults.point("result")
         records.write_result(self.paths, result)
         return {**result, "resumed_from_step": self.start}
 
@@ -241,6 +249,7 @@ def _train_group(members: list[_Run], data: Dataset, reporter: Reporter) -> list
             for idx, count in data_mod.epoch_batches(orders, cfg.train.batch_size, skip):
                 stack.train_step(idx, count)
                 step += 1
+                faults.point("step")
                 end_of_epoch = step % per_epoch == 0
                 if step % cfg.log.every_steps == 0 or end_of_epoch:
                     sums = stack.read_sums()
@@ -261,12 +270,14 @@ def _train_group(members: list[_Run], data: Dataset, reporter: Reporter) -> list
                 every = cfg.eval.every_steps
                 if end_of_epoch or (every and step % every == 0):
                     evals = stack.evaluate()
+                    faults.point("evaluate")
                     for i, m in live.items():
                         m.last.update(evals[i])
                         _write_test(m.writer, step, evals[i])
                         m.last.update(step=step, epoch=step / per_epoch,
                                       seconds=m.seconds_before + seconds())
                         records.append_metrics(m.paths, records_row(m.last))
+                        faults.point("metrics")
                 if end_of_epoch or step % (cfg.checkpoint.every_steps or total + 1) == 0:
                     for i, m in live.items():
                         m.save(stack, i, seconds())

@@ -187,3 +187,80 @@ def test_a_lost_state_file_loses_nothing_and_eval_falls_back_too(tmp_path, syn, 
     assert json.loads(evaluated.stdout)["step"] == 16
     reporter = Notes()
     assert _run(tmp_path, syn, reporter)["weights_sha256"] == uninterrupted["weights_sha256"]
+
+
+# --- kill -9 at named points (initcmp/faults.py), then rerun ----------------------------
+
+TRAIN = ["train", "--init", "he", "--set", "data.name=synthetic", "--set", "train.epochs=2",
+         "--set", "checkpoint.every_steps=8", "--set", "eval.every_steps=5",
+         "--set", "log.every_steps=4"]
+COMPARE = ["compare", "--inits", "he,glorot", "--seeds", "1", "--set", "data.name=synthetic",
+           "--set", "checkpoint.every_steps=8", "--set", "eval.every_steps=5"]
+
+
+def initcmp(cwd, args, kill=None):
+    env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
+    if kill:
+        env["INITCMP_KILL_AT"] = kill
+    return subprocess.run([sys.executable, "-m", "initcmp", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def finished_runs(cwd) -> dict:
+    """Per run: result.json and metrics.jsonl without the wall-clock fields."""
+    out = {}
+    for result in sorted((cwd / "logs").rglob("result.json")):
+        row = json.loads(result.read_text())
+        metrics = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                   for line in (result.parent / "metrics.jsonl").read_text().splitlines()]
+        out[result.parent.name] = ({k: row[k] for k in ("weights_sha256", "test_accuracy",
+                                                         "test_loss", "step", "diverged")},
+                                   metrics)
+    return out
+
+
+ARGS = {"train": TRAIN, "compare": COMPARE,
+        "one_by_one": COMPARE + ["--set", "compare.fuse=false"]}
+
+
+@pytest.fixture(scope="module")
+def clean_runs(tmp_path_factory):
+    """The records of each command run once, never killed (computed when first needed)."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cwd = tmp_path_factory.mktemp(f"clean_{name}")
+            assert initcmp(cwd, ARGS[name]).returncode == 0
+            cache[name] = finished_runs(cwd)
+        return cache[name]
+    return get
+
+
+def _kill_then_rerun(tmp_path, clean_runs, name, kill):
+    args = ARGS[name]
+    killed = initcmp(tmp_path, args, kill)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    rerun = initcmp(tmp_path, args)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert finished_runs(tmp_path) == clean_runs(name)
+
+
+QUICK = [("train", "step:13"), ("compare", "checkpoint:3")]
+FULL = [("train", p) for p in ("step:1", "step:24", "step:47", "evaluate:2", "evaluate:6",
+                               "metrics:3", "checkpoint:1", "checkpoint:4", "result:1")] + \
+       [("compare", p) for p in ("step:20", "evaluate:4", "metrics:5", "checkpoint:2",
+                                 "result:1", "result:2")] + \
+       [("one_by_one", p) for p in ("group:1", "result:2", "checkpoint:4")]
+
+
+@pytest.mark.parametrize("name, kill", QUICK)
+def test_killed_at_a_point_resumes_to_the_same_bits(tmp_path, clean_runs, name, kill):
+    _kill_then_rerun(tmp_path, clean_runs, name, kill)
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("name, kill", FULL)
+def test_killed_anywhere_resumes_to_the_same_bits(tmp_path, clean_runs, name, kill):
+    """make faults: every point of FULL (about 3 minutes)."""
+    _kill_then_rerun(tmp_path, clean_runs, name, kill)

@@ -1,0 +1,31 @@
+"""A test-only hook that kills the process at a named point, to prove that a run killed
+there resumes to the same bits (tests/test_faults.py).
+
+With INITCMP_KILL_AT=<point>:<n> in the environment, the n-th arrival at `point` sends
+SIGKILL to this process: no handler, no cleanup, as a power cut or the OOM killer would.
+Unset, as it always is outside the tests, a call costs one environment lookup.
+
+Points: step (after a training step), evaluate (after an evaluation, before its record),
+metrics (after a metrics row is written), checkpoint (after one run's checkpoint, before
+the next run's in a stack), result (before result.json is written), group (after a
+stack of runs has finished, before the next stack of a compare starts).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_arrivals: dict[str, int] = {}
+
+
+def point(name: str) -> None:
+    target = os.environ.get("INITCMP_KILL_AT")
+    if not target:
+        return
+    where, _, count = target.partition(":")
+    if where != name:
+        return
+    _arrivals[name] = _arrivals.get(name, 0) + 1
+    if _arrivals[name] == int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
