@@ -59,7 +59,9 @@ class RunState:
             self._manager.save(checkpoint_number=int(self.step.numpy()))
         except Exception as exc:  # noqa: BLE001 - TF raises its own types for I/O errors
             raise CheckpointError(f"cannot write a checkpoint in {self._manager.directory}: "
-                                  f"{str(exc).splitlines()[0]}") from None
+                                  f"{_first_line(exc)} (disk full, or no write permission?); "
+                                  "the earlier checkpoints are intact: free space and rerun "
+                                  "to resume") from None
 
     def restore(self) -> tuple[int, list[str]]:
         """Restore the newest readable checkpoint; return its step and the warnings of
@@ -133,5 +135,10 @@ def restore_for_eval(cfg: Config, paths: RunPaths):
 
 
 def _first_line(exc: BaseException) -> str:
+    """The gist of an exception: TF's wrap `{{function_node ...}} path; reason [Op:X]`
+    becomes `reason`."""
     text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    line = text.splitlines()[0] if text else type(exc).__name__
+    if "[Op:" in line:
+        line = line.split("[Op:")[0].strip().rsplit("; ", 1)[-1]
+    return line[:200]

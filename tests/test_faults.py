@@ -264,3 +264,46 @@ def test_killed_at_a_point_resumes_to_the_same_bits(tmp_path, clean_runs, name, 
 def test_killed_anywhere_resumes_to_the_same_bits(tmp_path, clean_runs, name, kill):
     """make faults: every point of FULL (about 3 minutes)."""
     _kill_then_rerun(tmp_path, clean_runs, name, kill)
+
+
+# --- a full disk -------------------------------------------------------------------------
+
+
+def test_a_full_disk_is_one_line_keeps_earlier_checkpoints_and_resumes(tmp_path, clean_runs):
+    """A file-size limit (RLIMIT_FSIZE, 1 MB) stands in for a full disk: the records fit,
+    the next 3 MB checkpoint does not, and its write fails as on a full disk."""
+    import resource
+
+    assert initcmp(tmp_path, TRAIN + ["--set", "train.epochs=1"]).returncode == 0
+    folder = tmp_path / "checkpoints" / "mnist_mlp" / "he-s0"
+    before = {p.name: p.read_bytes() for p in folder.glob("ckpt-*")}
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    full = subprocess.run([sys.executable, "-m", "initcmp", *TRAIN], cwd=tmp_path,
+                          preexec_fn=limit, capture_output=True, text=True, timeout=600)
+    assert full.returncode == 2
+    line = full.stderr.strip().splitlines()[-1]
+    assert line.startswith("initcmp: error: cannot write a checkpoint in checkpoints/")
+    assert "File too large" in line and "rerun to resume" in line
+    assert "Traceback" not in full.stderr
+    assert {p.name: p.read_bytes() for p in folder.glob("ckpt-*") if p.name in before} == before
+    assert initcmp(tmp_path, TRAIN).returncode == 0
+    assert finished_runs(tmp_path) == clean_runs("train")
+
+
+def test_a_torn_metrics_line_and_a_half_written_checkpoint_are_ignored(tmp_path, clean_runs):
+    """What a kill in the middle of a write leaves: the end of a metrics line, and TF's
+    temporary folder and an index with no data of a checkpoint being written."""
+    killed = initcmp(tmp_path, TRAIN, "step:30")
+    assert killed.returncode == -signal.SIGKILL
+    run = tmp_path / "logs" / "mnist_mlp" / "he-s0"
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"train_loss": 0.5, "train_acc')
+    folder = tmp_path / "checkpoints" / "mnist_mlp" / "he-s0"
+    (folder / "ckpt-32_temp").mkdir()
+    (folder / "ckpt-32_temp" / "part-00000-of-00001.index").write_bytes(b"\x00" * 10)
+    (folder / "ckpt-31.index").write_bytes(b"")
+    assert initcmp(tmp_path, TRAIN).returncode == 0
+    assert finished_runs(tmp_path) == clean_runs("train")
