@@ -307,3 +307,24 @@ def test_a_torn_metrics_line_and_a_half_written_checkpoint_are_ignored(tmp_path,
     (folder / "ckpt-31.index").write_bytes(b"")
     assert initcmp(tmp_path, TRAIN).returncode == 0
     assert finished_runs(tmp_path) == clean_runs("train")
+
+
+def test_a_read_only_run_folder_is_one_line_and_changes_nothing(tmp_path, clean_runs):
+    """Root writes through permission bits, so the folders are made immutable
+    (`chattr +i`, which root obeys) instead of chmod'ed."""
+    assert initcmp(tmp_path, TRAIN + ["--set", "train.epochs=1"]).returncode == 0
+    folders = [tmp_path / kind / "mnist_mlp" / "he-s0" for kind in ("checkpoints", "logs")]
+    before = {p: p.read_bytes() for f in folders for p in f.iterdir() if p.is_file()}
+    locked = subprocess.run(["chattr", "-R", "+i", *map(str, folders)], capture_output=True)
+    if locked.returncode != 0:
+        pytest.skip(f"chattr +i is not available here: {locked.stderr.decode().strip()}")
+    try:
+        refused = initcmp(tmp_path, TRAIN)
+    finally:
+        subprocess.run(["chattr", "-R", "-i", *map(str, folders)], check=True)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith("initcmp: error: cannot write ") and "not permitted" in line
+    assert {p: p.read_bytes() for f in folders for p in f.iterdir() if p.is_file()} == before
+    assert initcmp(tmp_path, TRAIN).returncode == 0
+    assert finished_runs(tmp_path) == clean_runs("train")
