@@ -113,14 +113,20 @@ def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
 @_compare_options
 @_dirs_options
 @click.option("--fresh", is_flag=True, help="Rerun every run from scratch.")
+@click.option("--executor", type=click.Choice(["local", "ray"]),
+              help="Where the runs train (overrides `compare.executor`; default local).")
+@click.option("--address", help="Ray cluster to join, e.g. 10.0.0.1:6379 (overrides "
+              "`ray.address`); without it --executor ray starts a local instance.")
 @_json_option
 @_fails_cleanly
 def compare(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
-            fresh, as_json):
+            fresh, executor, address, as_json):
     """Every initializer over several seeds: a table with statistics, files and a plot.
 
     Finished runs are read back, interrupted ones resume: rerunning is cheap."""
-    cfg = _compare_config(config_path, overrides, init_names, seeds, epochs)
+    extra = ((f"compare.executor={executor}",) if executor else ()) + \
+            ((f"ray.address={json.dumps(address)}",) if address else ())
+    cfg = _compare_config(config_path, extra + tuple(overrides), init_names, seeds, epochs)
     from initcmp import compare as compare_mod, data
     from initcmp.progress import ConsoleReporter
 

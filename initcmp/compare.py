@@ -42,13 +42,19 @@ def run(cfg: Config, load_data: Callable[[], Dataset], *,
     todo = []
     for run_cfg in runs:
         paths = RunPaths.of(run_cfg, checkpoint_root, log_root)
-        checkpoints.resume_rules(run_cfg, paths, fresh)
+        with records.RunLock(paths):  # --fresh never deletes a run another process holds
+            checkpoints.resume_rules(run_cfg, paths, fresh)
         done = records.finished(run_cfg, paths)
         if done:
             reporter.skipped(run_cfg, done)
         else:
             todo.append(run_cfg)
-    if todo:
+    if todo and cfg.compare.executor == "ray":
+        from initcmp import distributed
+
+        distributed.run(cfg, todo, checkpoint_root=checkpoint_root, log_root=log_root,
+                        reporter=reporter)
+    elif todo:
         train.run_many(todo, load_data(), checkpoint_root=checkpoint_root, log_root=log_root,
                        fuse=cfg.compare.fuse, reporter=reporter)
     return collect(cfg, checkpoint_root, log_root)

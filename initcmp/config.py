@@ -90,6 +90,18 @@ class CompareConfig:
                                    metadata=_check(choices=tuple(initializers.REGISTRY)))
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
     fuse: bool = True  # train the runs together in one compiled step; false: one by one
+    executor: str = field(default="local", metadata=_check(choices=("local", "ray")))
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """`compare.executor: ray` (distributed.py)."""
+
+    address: str | None = None  # a cluster to join; null: a local instance for the command
+    num_cpus: int | None = field(default=None, metadata=_check(ge=1))  # local: null = all
+    cpus_per_task: int = field(default=1, metadata=_check(ge=1))
+    gpus_per_task: float = field(default=0.0, metadata=_check(ge=0))
+    retries: int = field(default=2, metadata=_check(ge=0))  # per task, when a worker dies
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,7 @@ class Config:
     checkpoint: CheckpointConfig = CheckpointConfig()
     log: LogConfig = LogConfig()
     compare: CompareConfig = CompareConfig()
+    ray: RayConfig = RayConfig()
 
     @property
     def run_name(self) -> str:

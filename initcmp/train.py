@@ -110,7 +110,7 @@ def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path =
                 results[index] = member
                 continue
             member.index = index
-            key = f"{member.start} {_shared_settings(cfg)}" if fuse else str(index)
+            key = f"{member.start} {shared_settings(cfg)}" if fuse else str(index)
             groups.setdefault(key, []).append(member)
         for members in groups.values():
             for i in range(0, len(members), MAX_GROUP):
@@ -124,7 +124,7 @@ def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path =
     return [results[i] for i in range(len(cfgs))]
 
 
-def _shared_settings(cfg: Config) -> str:
+def shared_settings(cfg: Config) -> str:
     """Everything but init and seed: runs that agree on it can share a stack."""
     return repr({k: v for k, v in to_dict(cfg).items() if k not in ("init", "seed")})
 

@@ -1,0 +1,112 @@
+"""The Ray executor: a comparison's runs as Ray tasks, on this machine or a cluster.
+
+`compare --executor ray` hands each group of runs that can train together (the same
+grouping as the local executor: same settings but init and seed, at most
+train.MAX_GROUP) to one Ray task, which calls `train.run_many` exactly as the local
+executor does. So a run's numbers do not depend on the executor: the same per-run seeds,
+the same resume rules, the same bits (tests/test_distributed.py).
+
+- No address: a Ray instance is started for the command and shut down after it, so
+  nothing is left running. An address joins that cluster (`ray start --head` prints it).
+- Checkpoint and log folders are handed to the tasks as absolute paths: on a cluster
+  they must be shared storage that every node sees at the same path.
+- A task whose worker dies (kill -9, a lost node) is retried `ray.retries` times; since
+  each run resumes from its own checkpoint, a retry continues where it stopped and ends
+  with the same numbers. Errors of the run itself (a bad config, no data, a held lock)
+  are not retried: they would fail again.
+- A killed driver is restarted with the same command: finished runs are read back,
+  interrupted ones resume, as with the local executor.
+
+Ray is imported only here and only when asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from initcmp.config import Config
+from initcmp.errors import ConfigError, InitcmpError
+
+MISSING = ("the ray executor needs Ray, which is not installed: "
+           "pip install 'initcmp[ray]' (or `make install`)")
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(MISSING) from None
+    return ray
+
+
+def groups(cfgs: list[Config], max_group: int) -> list[list[Config]]:
+    """The runs each task trains: those that can share a stack, at most `max_group`."""
+    from initcmp.train import shared_settings
+
+    by_settings: dict[str, list[Config]] = {}
+    for cfg in cfgs:
+        by_settings.setdefault(shared_settings(cfg), []).append(cfg)
+    return [members[i:i + max_group] for members in by_settings.values()
+            for i in range(0, len(members), max_group)]
+
+
+def _train_task(cfgs: list[Config], checkpoint_root: str, log_root: str, fuse: bool) -> list[dict]:
+    """One Ray task: load the data on the worker and train the group as `compare` would."""
+    from initcmp import data, train
+
+    first = cfgs[0]
+    dataset = data.load(first.data.name, first.data.path, first.data.train_limit)
+    try:
+        return train.run_many(cfgs, dataset, checkpoint_root=checkpoint_root,
+                              log_root=log_root, fuse=fuse)
+    except InitcmpError as exc:  # the user's to fix: returned as a message, not retried
+        return [{"error": str(exc), "exit_code": exc.exit_code}]
+
+
+def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_root: str | Path,
+        reporter) -> list[dict]:
+    """Train `todo` (a comparison's unfinished runs) as Ray tasks; return their results."""
+    from initcmp.train import MAX_GROUP
+
+    ray = _ray()
+    options = cfg.ray
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            local = {} if options.address else {"num_cpus": options.num_cpus}
+            ray.init(address=options.address, include_dashboard=False,
+                     logging_level="ERROR", log_to_driver=False, **local)
+        except Exception as exc:  # noqa: BLE001 - Ray raises many types for a bad address
+            where = options.address or "a local Ray instance"
+            raise ConfigError(f"cannot start or join {where}: {str(exc).splitlines()[0]}") from None
+    try:
+        task = ray.remote(_train_task).options(
+            num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task,
+            max_retries=options.retries, retry_exceptions=False)
+        work = groups(todo, MAX_GROUP) if cfg.compare.fuse else [[c] for c in todo]
+        reporter.note(f"ray: {len(todo)} runs in {len(work)} tasks on "
+                      f"{options.address or 'a local Ray instance'}")
+        pending = {task.remote(group, str(Path(checkpoint_root).resolve()),
+                               str(Path(log_root).resolve()), cfg.compare.fuse): group
+                   for group in work}
+        results = []
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            group = pending.pop(done[0])
+            try:
+                out = ray.get(done[0])
+            except Exception as exc:  # noqa: BLE001 - the task died more often than retried
+                raise InitcmpError(f"a Ray task for {', '.join(c.run_name for c in group)} "
+                                   f"failed after {options.retries} retries: "
+                                   f"{str(exc).splitlines()[0]}; rerun to resume") from None
+            if out and "error" in out[0]:
+                error = InitcmpError(out[0]["error"])
+                error.exit_code = out[0]["exit_code"]
+                raise error
+            for result in out:
+                reporter.finish(result)
+            results += out
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
