@@ -15,7 +15,8 @@ the same resume rules, the same bits (tests/test_distributed.py).
   with the same numbers. Errors of the run itself (a bad config, no data, a held lock)
   are not retried: they would fail again.
 - A killed driver is restarted with the same command: finished runs are read back,
-  interrupted ones resume, as with the local executor.
+  interrupted ones resume, as with the local executor. (After a kill -9 of a driver
+  that started its own instance, Ray's agent processes may stay: `ray stop` ends them.)
 
 Ray is imported only here and only when asked for.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from initcmp import faults
 from initcmp.config import Config
 from initcmp.errors import ConfigError, InitcmpError
 
@@ -106,6 +108,7 @@ def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_roo
             for result in out:
                 reporter.finish(result)
             results += out
+            faults.point("task")  # tests: the driver killed between tasks
         return results
     finally:
         if started_here:

@@ -8,7 +8,8 @@ Unset, as it always is outside the tests, a call costs one environment lookup.
 Points: step (after a training step), evaluate (after an evaluation, before its record),
 metrics (after a metrics row is written), checkpoint (after one run's checkpoint, before
 the next run's in a stack), result (before result.json is written), group (after a
-stack of runs has finished, before the next stack of a compare starts).
+stack of runs has finished, before the next stack of a compare starts), task (in the
+Ray driver, after a task's results came back).
 """
 
 from __future__ import annotations

@@ -109,3 +109,26 @@ def test_ray_is_imported_only_when_asked_for():
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_killed_driver_is_rerun_and_finishes_with_the_same_numbers(tmp_path, local):
+    """The driver SIGKILLs itself after its first task's results (faults.py, point
+    `task`); `ray stop` ends what the dead driver's instance left, as the README says;
+    the same command then finishes the rest."""
+    import os
+
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    args = [sys.executable, "-m", "initcmp", "compare", *SYN, "--executor", "ray",
+            "--set", "compare.fuse=false", "--set", "ray.num_cpus=2"]
+    killed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "INITCMP_KILL_AT": "task:1"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+    assert len(list((tmp_path / "logs").rglob("result.json"))) >= 1  # the first task's
+    env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
+    rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                           env=env)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "finished earlier" in rerun.stderr
+    assert records(tmp_path) == local
+    assert _ray_processes() == 0
