@@ -80,7 +80,10 @@ def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_roo
                      logging_level="ERROR", log_to_driver=False, **local)
         except Exception as exc:  # noqa: BLE001 - Ray raises many types for a bad address
             where = options.address or "a local Ray instance"
-            raise ConfigError(f"cannot start or join {where}: {str(exc).splitlines()[0]}") from None
+            hint = ("; a cluster started with `ray start` wants RAY_AUTH_MODE=token and its "
+                    "token (README, \"Running on a cluster\")" if options.address else "")
+            raise ConfigError(f"cannot start or join {where}: {str(exc).splitlines()[0]}"
+                              f"{hint}") from None
     try:
         task = ray.remote(_train_task).options(
             num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task,

@@ -132,3 +132,25 @@ def test_a_killed_driver_is_rerun_and_finishes_with_the_same_numbers(tmp_path, l
     assert "finished earlier" in rerun.stderr
     assert records(tmp_path) == local
     assert _ray_processes() == 0
+
+
+def test_address_joins_a_running_cluster_and_leaves_it_running(tmp_path, monkeypatch, local):
+    """`ray start --head` as on a cluster's head node; --address joins it. The cluster
+    is not initcmp's to stop."""
+    import os
+
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    head = subprocess.run([ray_cli, "start", "--head", "--port", "6391", "--num-cpus", "2",
+                           "--include-dashboard", "false"], capture_output=True, text=True,
+                          timeout=180)
+    assert head.returncode == 0, head.stderr[-2000:]
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # `ray start` 2.60 requires the token
+    try:
+        result = invoke(tmp_path, monkeypatch, "compare", *SYN, "--executor", "ray",
+                        "--address", "127.0.0.1:6391")
+        assert result.exit_code == 0, result.stderr
+        assert "on 127.0.0.1:6391" in result.stderr
+        assert records(tmp_path) == local
+        assert _ray_processes() >= 1  # the cluster still runs
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
