@@ -211,3 +211,23 @@ def test_epoch_order_is_shared_across_initializers():
     # The paired design: the order depends on (seed, epoch) and never on the initializer.
     assert np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 0))
     assert not np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 1))
+
+
+def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):
+    """The compiled steps go to <INITCMP_CACHE>/xla/; a second process loads them."""
+    env = {**os.environ, "INITCMP_CACHE": str(tmp_path / "cache")}
+    env.pop("INITCMP_XLA_CACHE", None)
+    env.pop("TF_XLA_FLAGS", None)
+    shas = []
+    for attempt in range(2):
+        out = subprocess.run([sys.executable, "-m", "initcmp", "train", "--set",
+                              "data.name=synthetic", "--json", "--checkpoint-dir",
+                              f"ck{attempt}", "--log-dir", f"logs{attempt}"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        shas.append(json.loads(out.stdout)["weights_sha256"])
+        if attempt == 0:
+            cached = sorted(p.name for p in (tmp_path / "cache" / "xla").iterdir())
+            assert cached and all(n.startswith("xla_compile_cache") for n in cached)
+    assert shas[0] == shas[1]
+    assert sorted(p.name for p in (tmp_path / "cache" / "xla").iterdir()) == cached  # hits
