@@ -4,7 +4,6 @@ one-line errors. Every run here is real training on the synthetic set."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -13,21 +12,10 @@ from click.testing import CliRunner
 
 from initcmp import compare, config, data
 from initcmp.cli import main
+from runs import finished_runs as records
 
 SYN = ["--set", "data.name=synthetic", "--set", "checkpoint.every_steps=8",
        "--inits", "he,glorot", "--seeds", "2"]
-
-
-def records(root) -> dict:
-    """Per run: the result's numbers and fingerprint, and its metrics without seconds."""
-    out = {}
-    for path in sorted((root / "logs").rglob("result.json")):
-        row = json.loads(path.read_text())
-        metrics = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
-                   for line in (path.parent / "metrics.jsonl").read_text().splitlines()]
-        out[path.parent.name] = ({k: row[k] for k in ("weights_sha256", "test_accuracy",
-                                                       "test_loss", "step")}, metrics)
-    return out
 
 
 def invoke(cwd, monkeypatch, *args):

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from initcmp import config, records
 from initcmp.cli import main
 from initcmp.errors import CheckpointError
+from runs import finished_runs
 
 SYN = ["--set", "data.name=synthetic"]
 
@@ -215,19 +216,6 @@ def initcmp_here(cwd, args) -> int:
         return CliRunner().invoke(main, list(args), catch_exceptions=False).exit_code
     finally:
         os.chdir(before)
-
-
-def finished_runs(cwd) -> dict:
-    """Per run: result.json and metrics.jsonl without the wall-clock fields."""
-    out = {}
-    for result in sorted((cwd / "logs").rglob("result.json")):
-        row = json.loads(result.read_text())
-        metrics = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
-                   for line in (result.parent / "metrics.jsonl").read_text().splitlines()]
-        out[result.parent.name] = ({k: row[k] for k in ("weights_sha256", "test_accuracy",
-                                                         "test_loss", "step", "diverged")},
-                                   metrics)
-    return out
 
 
 ARGS = {"train": TRAIN, "compare": COMPARE,
