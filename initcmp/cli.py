@@ -236,7 +236,7 @@ def inits(as_json):
     from initcmp import initializers
 
     rows = [{"name": s.name, "formula": s.formula, "reference": s.reference,
-             "params": {k: p.default for k, p in s.params.items()}}
+             "params": initializers.default_params(s.name)}
             for s in initializers.REGISTRY.values()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

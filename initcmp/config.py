@@ -53,7 +53,7 @@ class InitConfig:
 
     name: str = "he"
     params: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType(
-        {k: p.default for k, p in initializers.get("he").params.items()}))
+        initializers.default_params("he")))
 
 
 @dataclass(frozen=True)

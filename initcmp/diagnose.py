@@ -55,15 +55,25 @@ def inspect(cfg: Config, dataset: Dataset, batch: int | None = None) -> dict:
 def measure(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict], float]:
     """Per-layer statistics of `model` on images `x` (n, 28, 28) in [0, 1] and labels
     `y`, and the batch's mean cross-entropy."""
+    outputs, grads, loss = _forward_backward(model, cfg, x, y)
+    return _rows(model, cfg, outputs, grads), loss
+
+
+def _forward_backward(model, cfg: Config, x: np.ndarray, y: np.ndarray):
+    """Each layer's (pre, post) outputs, each kernel's gradient, and the mean loss."""
     import keras
     import tensorflow as tf
 
-    dense = models.dense_layers(model)
     with tf.GradientTape() as tape:
         outputs = models.forward(model, cfg.model.activation, x)
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
             tf.constant(y), outputs[-1][1], from_logits=True))
-    grads = tape.gradient(loss, [layer.kernel for layer in dense])
+    grads = tape.gradient(loss, [layer.kernel for layer in models.dense_layers(model)])
+    return outputs, grads, float(loss.numpy())
+
+
+def _rows(model, cfg: Config, outputs, grads) -> list[dict]:
+    dense = models.dense_layers(model)
     saturated = _SATURATED.get(cfg.model.activation)
     rows = []
     for i, (layer, (_, post), grad) in enumerate(zip(dense, outputs, grads)):
@@ -84,7 +94,7 @@ def measure(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict
                                    if hidden and finite and saturated else None),
             "gradient_std": _std(grad.numpy()),
         })
-    return rows, float(loss.numpy())
+    return rows
 
 
 def _std(values) -> float:
@@ -261,8 +271,8 @@ def signal_summaries(model, cfg: Config, x: np.ndarray, y: np.ndarray, writer, s
     gradient std of `model` on the probe batch, to the run's TensorBoard at `step`."""
     import tensorflow as tf
 
-    rows, _ = measure(model, cfg, x, y)
-    outputs = models.forward(model, cfg.model.activation, x)
+    outputs, grads, _ = _forward_backward(model, cfg, x, y)
+    rows = _rows(model, cfg, outputs, grads)
     with writer.as_default(step=step):
         for layer, row, (_, post) in zip(models.dense_layers(model), rows, outputs):
             name = row["name"]

@@ -41,17 +41,6 @@ def _ray():
     return ray
 
 
-def groups(cfgs: list[Config], max_group: int) -> list[list[Config]]:
-    """The runs each task trains: those that can share a stack, at most `max_group`."""
-    from initcmp.train import shared_settings
-
-    by_settings: dict[str, list[Config]] = {}
-    for cfg in cfgs:
-        by_settings.setdefault(shared_settings(cfg), []).append(cfg)
-    return [members[i:i + max_group] for members in by_settings.values()
-            for i in range(0, len(members), max_group)]
-
-
 def _train_task(cfgs: list[Config], checkpoint_root: str, log_root: str, fuse: bool) -> list[dict]:
     """One Ray task: load the data on the worker and train the group as `compare` would."""
     from initcmp import data, train
@@ -68,7 +57,7 @@ def _train_task(cfgs: list[Config], checkpoint_root: str, log_root: str, fuse: b
 def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_root: str | Path,
         reporter) -> list[dict]:
     """Train `todo` (a comparison's unfinished runs) as Ray tasks; return their results."""
-    from initcmp.train import MAX_GROUP
+    from initcmp.train import shared_settings, stacks
 
     ray = _ray()
     options = cfg.ray
@@ -88,7 +77,7 @@ def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_roo
         task = ray.remote(_train_task).options(
             num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task,
             max_retries=options.retries, retry_exceptions=False)
-        work = groups(todo, MAX_GROUP) if cfg.compare.fuse else [[c] for c in todo]
+        work = stacks(todo, shared_settings) if cfg.compare.fuse else [[c] for c in todo]
         reporter.note(f"ray: {len(todo)} runs in {len(work)} tasks on "
                       f"{options.address or 'a local Ray instance'}")
         pending = {task.remote(group, str(Path(checkpoint_root).resolve()),

@@ -161,6 +161,11 @@ def get(name: str) -> Spec:
                           f"{', '.join(REGISTRY)}") from None
 
 
+def default_params(name: str) -> dict[str, Any]:
+    """Every parameter of `name` at its default."""
+    return {key: param.default for key, param in get(name).params.items()}
+
+
 def check_params(name: str, params: Mapping[str, Any]) -> None:
     """Checks that span two parameters (one-parameter checks live in `Param.rules`)."""
     if name == "random_uniform" and params["minval"] >= params["maxval"]:

@@ -117,7 +117,7 @@ def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path =
     tensorflow()
     reporter = reporter or Reporter()
     results: dict[int, dict] = {}
-    groups: dict[str, list[_Run]] = {}
+    members: list[_Run] = []  # the runs to train
     locks: list[records.RunLock] = []  # every run this call touches, until it returns
     try:
         for index, cfg in enumerate(cfgs):
@@ -129,18 +129,26 @@ def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path =
                 results[index] = member
                 continue
             member.index = index
-            key = f"{member.start} {shared_settings(cfg)}" if fuse else str(index)
-            groups.setdefault(key, []).append(member)
-        for members in groups.values():
-            for i in range(0, len(members), MAX_GROUP):
-                chunk = members[i:i + MAX_GROUP]
-                for member, result in zip(chunk, _train_group(chunk, data, reporter)):
-                    results[member.index] = result
-                faults.point("group")
+            members.append(member)
+        key = (lambda m: f"{m.start} {shared_settings(m.cfg)}") if fuse else (lambda m: m.index)
+        for chunk in stacks(members, key):
+            for member, result in zip(chunk, _train_group(chunk, data, reporter)):
+                results[member.index] = result
+            faults.point("group")
     finally:
         for lock in locks:
             lock.release()
     return [results[i] for i in range(len(cfgs))]
+
+
+def stacks(items: list, key) -> list[list]:
+    """`items` grouped by `key` (in first-seen order), each group cut into stacks of at
+    most MAX_GROUP: what trains together, here and as one Ray task (distributed.py)."""
+    by_key: dict = {}
+    for item in items:
+        by_key.setdefault(key(item), []).append(item)
+    return [group[i:i + MAX_GROUP] for group in by_key.values()
+            for i in range(0, len(group), MAX_GROUP)]
 
 
 def shared_settings(cfg: Config) -> str:

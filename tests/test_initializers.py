@@ -23,7 +23,7 @@ def keras():
 
 
 def defaults(name: str) -> dict:
-    return {k: p.default for k, p in initializers.get(name).params.items()}
+    return initializers.default_params(name)
 
 
 def sample(keras, name, params, shape, seed=0, layer=0) -> np.ndarray:
