@@ -62,8 +62,9 @@ class Stack:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         # Per run: running sums of train loss, accuracy and steps since the last log point.
         self.sums = tf.Variable(tf.zeros((self._size, 3), tf.float64), trainable=False)
-        self.train_step = tf.function(self._train_step, jit_compile=True)
-        self.evaluate_chunk = tf.function(self._evaluate_chunk, jit_compile=True)
+        self._host_copy = None  # (step, weights, optimizer state) as numpy: _host()
+        self.train_step = tf.function(self._train_step, jit_compile=True, autograph=False)
+        self.evaluate_chunk = tf.function(self._evaluate_chunk, jit_compile=True, autograph=False)
 
     # --- moving state between the runs' own objects and the stack -------------------
 
@@ -81,17 +82,28 @@ class Stack:
             else:
                 stacked.assign(_stack(own))
         self.step.assign(step)
+        self._host_copy = None
         if sums is not None:
             self.sums.assign(np.concatenate([sums] * (1 + self.twin)))
 
     def store(self, index: int) -> None:
         """Copy run `index`'s slice of the stack back into its model and optimizer."""
         model, optimizer = self._members[index]
-        for stacked, own in zip(self.variables, model.trainable_variables):
-            own.assign(np.reshape(stacked[index].numpy(), own.shape))
-        for stacked, own in zip(self.optimizer.variables, optimizer.variables):
-            value = stacked.numpy() if tuple(stacked.shape) == tuple(own.shape) else stacked[index].numpy()
-            own.assign(np.reshape(value, own.shape))
+        weights, slots = self._host()
+        for value, own in zip(weights, model.trainable_variables):
+            own.assign(np.reshape(value[index], own.shape))
+        for value, own in zip(slots, optimizer.variables):
+            own.assign(np.reshape(value if value.shape == tuple(own.shape) else value[index],
+                                  own.shape))
+
+    def _host(self) -> tuple[list, list]:
+        """The stack's weights and optimizer state as numpy, read once per step for all the
+        runs that store it (one device read per variable rather than one per run)."""
+        step = int(self.step.numpy())
+        if self._host_copy is None or self._host_copy[0] != step:
+            self._host_copy = (step, [v.numpy() for v in self.variables],
+                               [v.numpy() for v in self.optimizer.variables])
+        return self._host_copy[1], self._host_copy[2]
 
     # --- the math ---------------------------------------------------------------------
 

@@ -46,9 +46,13 @@ def tensorflow():
 
     TF 2.21 writes start-up lines (oneDNN, CUDA probing) from C++ before its log level
     applies, so stderr is closed at the descriptor level while it loads and looks for
-    devices. Set INITCMP_TF_LOGS=1 to see them.
+    devices. Set INITCMP_TF_LOGS=1 to see them. Its C++ log lines are off too (level 3):
+    loading a step from the XLA cache logs alarming but harmless "E0000 ... Error parsing
+    text-format" and "Target machine feature +prefer-no-scatter" lines; TensorFlow's real
+    errors reach initcmp as Python exceptions and are reported as such.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not os.environ.get("INITCMP_TF_LOGS"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _xla_cache()
     if "tensorflow" in sys.modules or os.environ.get("INITCMP_TF_LOGS"):
         import tensorflow as tf
@@ -75,9 +79,23 @@ def _xla_cache() -> None:
     folder = Path(setting) if setting else data_mod.cache_path().parent / "xla"
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _prune(folder, XLA_CACHE_ENTRIES)
     except OSError:
         return  # no cache, no harm: the steps are compiled as before
     os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={folder}".strip()
+
+
+# The XLA cache keeps its newest entries (about 60 kB each; a config's train and
+# evaluation steps are two): TensorFlow itself never deletes any.
+XLA_CACHE_ENTRIES = 400
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Delete all but the `keep` newest files of `folder` (an entry used again after its
+    deletion is compiled and written again)."""
+    entries = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in entries[keep:]:
+        path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -207,6 +207,15 @@ def test_importing_initcmp_does_not_import_tensorflow():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_the_xla_cache_keeps_only_its_newest_entries(tmp_path):
+    for i in range(5):
+        path = tmp_path / f"entry{i}"
+        path.write_text("x")
+        os.utime(path, (1000 + i, 1000 + i))
+    train._prune(tmp_path, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry2", "entry3", "entry4"]
+
+
 def test_epoch_order_is_shared_across_initializers():
     # The paired design: the order depends on (seed, epoch) and never on the initializer.
     assert np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 0))
@@ -225,6 +234,8 @@ def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):
                               f"ck{attempt}", "--log-dir", f"logs{attempt}"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr
+        # Loading from the cache logs "E0000 ... Error parsing text-format" in C++: hidden.
+        assert "E0000" not in out.stderr and "text-format" not in out.stderr, out.stderr
         shas.append(json.loads(out.stdout)["weights_sha256"])
         if attempt == 0:
             cached = sorted(p.name for p in (tmp_path / "cache" / "xla").iterdir())
