@@ -9,9 +9,12 @@ benchmarks/results.md. Not a test: nothing here passes or fails.
   keras fit  the same model and data through `model.fit` (second epoch timed)
   notebook   the notebook's loop: eager step, then train metrics and the whole test set
              evaluated after every step; 40 steps timed, extrapolated to 469
-  torch      the same experiment in plain PyTorch eager, if torch is installed
+  limits     the step's matmuls alone, and its optimizer update alone
+  torch      the same experiment in plain PyTorch eager, a whole process, if torch is
+             installed
   processes  `initcmp compare --seeds 3` start to exit, fused and one by one; start-up
              (process start to first training step) and peak memory
+  phases     where one compare's seconds go (benchmarks/phases.py)
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def peak_gflops(tf) -> float:
     return 2 * 2048 ** 3 / best(once, 5) / 1e9
 
 
-def stack_of(k: int, mnist):
+def stack_of(k: int, mnist, timed=True):
     cfgs = [config.for_run(config.load(), init, seed)
             for init in ("random", "glorot", "he") for seed in range(3)][:k]
     members = []
@@ -64,6 +67,8 @@ def stack_of(k: int, mnist):
         members.append((model, optimizer))
     stack = fused.Stack(cfgs[0], members, mnist)
     stack.load(0)
+    if not timed:
+        return stack
     rng = np.random.default_rng(0)
     batches = [data.pad(rng.integers(0, 60000, (k, 128)), 128) for _ in range(STEPS)]
     stack.train_step(*batches[0])
@@ -76,6 +81,51 @@ def stack_of(k: int, mnist):
         stack.step.numpy()
         return (time.perf_counter() - start) / STEPS
     return once
+
+
+def step_parts(k: int, mnist, tf):
+    """Two pieces of the K-run step, each compiled and timed alone: its 8 matmuls
+    (forward, weight gradients, input gradients of the upper layers) at the step's
+    shapes, and the optimizer's update of the stacked weights. What is left of a step
+    is the rest: the batch gather, softmax, bias sums and masks."""
+    stack = stack_of(k, mnist, timed=False)
+    rng = np.random.default_rng(0)
+    kernels = stack.variables[0::2]
+    x = tf.constant(rng.random((k, 128, 784), np.float32))
+    dys = [tf.constant(rng.standard_normal((k, 128, w.shape[-1])).astype(np.float32))
+           for w in kernels]
+
+    @tf.function(jit_compile=True, autograph=False)
+    def matmuls():
+        h, inputs, out = x, [], []
+        for w in kernels:
+            inputs.append(h)
+            h = tf.matmul(h, w)
+        for i, (w, dy) in enumerate(zip(kernels, dys)):
+            out.append(tf.matmul(inputs[i], dy, transpose_a=True))
+            if i:
+                out.append(tf.matmul(dy, w, transpose_b=True))
+        return h, out
+
+    grads = [tf.constant(rng.standard_normal(v.shape).astype(np.float32) * 1e-3)
+             for v in stack.variables]
+
+    @tf.function(jit_compile=True, autograph=False)
+    def update():
+        stack.optimizer.apply_gradients(zip(grads, stack.variables))
+        return stack.variables[0][0, 0, 0]
+
+    def timer(fn, n=STEPS):
+        tf.nest.map_structure(lambda t: t.numpy(), fn())
+
+        def once():
+            start = time.perf_counter()
+            for _ in range(n):
+                out = fn()
+            tf.nest.map_structure(lambda t: t.numpy(), out)
+            return (time.perf_counter() - start) / n
+        return once
+    return timer(matmuls), timer(update)
 
 
 def keras_fit(mnist):
@@ -167,6 +217,18 @@ def torch_epoch(mnist):
     return once
 
 
+def torch_process() -> tuple[float, float] | None:
+    """`torch_epoch` as a whole process, like `initcmp compare`: (seconds start to exit,
+    seconds of its training and evaluation alone); None without torch."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--torch-child"], check=False,
+                         capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0 or not out.stdout.strip():
+        return None
+    return seconds, float(out.stdout.split()[-1])
+
+
 CHILD = """
 import os, sys, time
 start = float(sys.argv[1])
@@ -185,6 +247,15 @@ def startup_seconds() -> float:
         out = subprocess.run([sys.executable, "-c", CHILD, repr(time.time()), tmp],
                              capture_output=True, text=True, check=True)
         return float(out.stdout.split()[-1])
+
+
+def compare_phases() -> dict:
+    """Seconds per stage of one fused `initcmp compare --seeds 3` (benchmarks/phases.py)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phases.py"),
+                              "--seeds", "3"], cwd=tmp, capture_output=True, text=True,
+                             check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def compare_process(fuse: bool) -> tuple[float, float]:
@@ -210,44 +281,77 @@ def cpu_name() -> str:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--torch-child"]:
+        once = torch_epoch(data.load())
+        print(once() if once else "")
+        return
     tf = train.tensorflow()
     mnist = data.load()
-    print("benchmarking; this takes a few minutes", file=sys.stderr)
+    print("benchmarking; this takes about ten minutes", file=sys.stderr)
     one, nine, fit = stack_of(1, mnist), stack_of(9, mnist), keras_fit(mnist)
-    notebook, torch9 = notebook_loop(mnist, tf), torch_epoch(mnist)
-    r = {k: [] for k in ("peak", "one", "nine", "fit", "notebook", "torch", "startup",
-                         "fused", "alone", "mem_fused", "mem_alone")}
+    (mm1, up1), (mm9, up9) = step_parts(1, mnist, tf), step_parts(9, mnist, tf)
+    notebook = notebook_loop(mnist, tf)
+    r = {k: [] for k in ("peak", "one", "nine", "mm1", "up1", "mm9", "up9", "fit", "notebook",
+                         "torch", "torch_train", "startup", "fused", "alone", "mem_fused",
+                         "mem_alone", "phases")}
     for round_ in range(ROUNDS):  # alternate everything, keep each one's best
         print(f"round {round_ + 1}/{ROUNDS}", file=sys.stderr)
         r["peak"].append(peak_gflops(tf))
-        r["one"].append(one())
-        r["nine"].append(nine())
-        r["fit"].append(fit())
+        for key, fn in (("one", one), ("mm1", mm1), ("up1", up1), ("nine", nine),
+                        ("mm9", mm9), ("up9", up9), ("fit", fit)):
+            r[key].append(fn())
         if round_ == 0:
             r["notebook"].append(notebook())
-            if torch9:
-                r["torch"].append(torch9())
+        torch = torch_process()
+        if torch:
+            r["torch"].append(torch[0])
+            r["torch_train"].append(torch[1])
         r["startup"].append(startup_seconds())
         for fuse, key in ((True, "fused"), (False, "alone")):
             seconds, memory = compare_process(fuse)
             r[key].append(seconds)
             r[f"mem_{key}"].append(memory)
+        r["phases"].append(compare_phases())
+    text = report(r, tf.__version__, time.strftime("%Y-%m-%d"))
+    (ROOT / "benchmarks" / "results.md").write_text(text)
+    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(r, indent=1) + "\n")
+    print(text)
+
+
+def report(r: dict, tf_version: str, date: str) -> str:
+    """results.md from the measurements `r` (results.json holds them too)."""
     peak = max(r["peak"])
     one_epoch, nine_epoch = min(r["one"]) * EPOCH_STEPS, min(r["nine"]) * EPOCH_STEPS / 9
     fit_epoch, notebook_epoch = min(r["fit"]), min(r["notebook"]) * 468
+    step_flop = EPOCH_FLOP / EPOCH_STEPS
 
     def row(what, epoch_s, note=""):
         return (f"| {what} | {epoch_s:.2f} s | {60000 / epoch_s:,.0f} | "
                 f"{EPOCH_FLOP / epoch_s / 1e9 / peak:.0%} | {note} |")
 
+    def part(what, key1, key9, share_of_step=False):
+        """A row of the step table: milliseconds, and in brackets the step's useful FLOP
+        over them as a share of the peak (or, for a piece that does no matmul, its share
+        of the whole step's time)."""
+        cells = []
+        for key, step_key, k in ((key1, "one", 1), (key9, "nine", 9)):
+            seconds = min(r[key])
+            share = (seconds / min(r[step_key]) if share_of_step
+                     else step_flop * k / seconds / 1e9 / peak)
+            cells.append(f"{seconds * 1e3:.1f} ms ({share:.0%})")
+        return f"| {what} | {cells[0]} | {cells[1]} |"
+
+    phases = min(r["phases"], key=lambda p: p["total"])
+    fused_s, torch_s = min(r["fused"]), min(r["torch"]) if r["torch"] else None
     lines = [
         "# Benchmark results", "",
-        f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}. Measured {time.strftime('%Y-%m-%d')} by `make bench` "
-        f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each.", "",
-        f"Matmul peak (2048³ float32, XLA): **{peak:.0f} GFLOP/s**. One epoch of the default "
-        f"MLP is {EPOCH_FLOP / 1e9:.0f} GFLOP of training matmuls, so the floor is "
-        f"{EPOCH_FLOP / 1e9 / peak:.2f} s per epoch per model.", "",
+        (f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
+        f"TensorFlow {tf_version}. Measured {date} by `make bench` "
+        f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each."), "",
+        (f"Matmul peak (2048³ float32, XLA): **{peak:.0f} GFLOP/s** (best of its rounds: "
+        f"{', '.join(f'{p:.0f}' for p in r['peak'])}). One epoch of the default MLP is "
+        f"{EPOCH_FLOP / 1e9:.0f} GFLOP of training matmuls, so the floor is "
+        f"{EPOCH_FLOP / 1e9 / peak:.2f} s per epoch per model."), "",
         "## Training, per model and epoch (60,000 images, batch 128)", "",
         "| what | time per epoch | examples/s | of matmul peak | note |", "|---|---|---|---|---|",
         row("initcmp, one run (compiled step)", one_epoch, f"{STEPS} steps timed"),
@@ -255,25 +359,43 @@ def main() -> None:
         row("Keras `model.fit`", fit_epoch, "second epoch timed"),
         row("notebook loop (eager, full test eval every step)", notebook_epoch,
             "40 steps timed, x 468"), "",
+        "## What limits the step", "",
+        ("The step and two of its pieces, each compiled and timed alone at the step's shapes. "
+         "In brackets: the step's useful FLOP over the time, as a share of the matmul peak; "
+         "for the update, its time as a share of the step's. The pieces overlap inside the "
+         "step (XLA runs independent ops on both cores), so they need not add up to it."), "",
+        "| per step | one run | 9 runs fused |", "|---|---|---|",
+        part("the whole training step", "one", "nine"),
+        part("its 8 matmuls alone (forward, weight and input gradients)", "mm1", "mm9"),
+        part("the optimizer update alone (Keras Adam on the stacked weights)", "up1", "up9",
+             share_of_step=True),
+        "",
         "## Whole processes", "",
         "| what | result |", "|---|---|",
-        f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
-        f"{min(r['fused']):.1f} s, peak memory {min(r['mem_fused']):.2f} GB |",
-        f"| the same, one by one (`--set compare.fuse=false`) | {min(r['alone']):.1f} s, "
-        f"peak memory {min(r['mem_alone']):.2f} GB |",
-        f"| start-up: process start to first training step (`initcmp train`) | "
-        f"{min(r['startup']):.1f} s |",
+        (f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
+        f"{fused_s:.1f} s, peak memory {min(r['mem_fused']):.2f} GB |"),
+        (f"| the same, one by one (`--set compare.fuse=false`) | {min(r['alone']):.1f} s, "
+        f"peak memory {min(r['mem_alone']):.2f} GB |"),
+        (f"| start-up: process start to first training step (`initcmp train`) | "
+        f"{min(r['startup']):.1f} s |"),
     ]
-    if r["torch"]:
-        lines.append(f"| plain PyTorch eager, the same 9 runs + test evaluation, in-process "
-                     f"(no start-up) | {min(r['torch']):.1f} s |")
+    if torch_s:
+        lines += [
+            (f"| plain PyTorch eager, the same 9 runs + test evaluation, a whole process "
+            f"(its training and evaluation alone: {min(r['torch_train']):.1f} s) | "
+            f"{torch_s:.1f} s |"),
+            f"| initcmp compare / PyTorch | {fused_s / torch_s:.2f}x |"]
     else:
         lines.append("| plain PyTorch eager | not measured: torch is not installed "
                      "(`pip install torch==2.13.0`) |")
-    text = "\n".join(lines) + "\n"
-    (ROOT / "benchmarks" / "results.md").write_text(text)
-    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(r, indent=1) + "\n")
-    print(text)
+    lines += [
+        "", "## Where one fused compare's seconds go", "",
+        (f"benchmarks/phases.py, the round with the smallest total ({phases['total']:.1f} s; "
+        "timers inside the process, so Python's own start is not in it):"), "",
+        "| stage | seconds |", "|---|---|",
+        *[f"| {stage} | {sec:.2f} |" for stage, sec in phases.items() if stage != "total"],
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,80 @@
+"""Where the seconds of one `initcmp compare` process go (`make bench` runs it).
+
+    python benchmarks/phases.py [compare options]   # in a scratch folder
+
+Runs the real command in this process with wall-clock timers wrapped around initcmp's
+stages (no profiler: cProfile doubles the Python-heavy parts), then prints one JSON
+object of seconds per stage on stdout's last line. The stages overlap nothing: each
+timer covers calls the others do not.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import sys
+import time
+
+START = time.perf_counter()
+
+from initcmp import checkpoints, cli, fused, train
+
+seconds: dict[str, float] = collections.defaultdict(float)
+
+
+def timed(owner, name: str, stage: str) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            seconds[stage] += time.perf_counter() - start
+    setattr(owner, name, wrapper)
+
+
+def main() -> None:
+    seconds["python and initcmp imports"] = time.perf_counter() - START
+    start = time.perf_counter()
+    train.tensorflow()
+    seconds["import TensorFlow"] = time.perf_counter() - start
+    timed(train._Run, "open", "open runs (models, checkpoint state, writers)")
+    timed(fused.Stack, "evaluate", "evaluate (10,000 test images per run)")
+    timed(checkpoints.RunState, "save", "checkpoints")
+    timed(fused.Stack, "store", "checkpoints")
+    timed(train, "_log_train", "TensorBoard train scalars")
+    timed(cli, "_report", "table, files and plot")
+
+    build = fused.Stack.__init__
+
+    def stack_init(self, *args, **kwargs):  # time every call of the compiled step
+        begin = time.perf_counter()
+        build(self, *args, **kwargs)
+        seconds["build the stack"] += time.perf_counter() - begin
+        step = self.train_step
+
+        def train_step(*a):
+            begin = time.perf_counter()
+            out = step(*a)
+            key = "training steps" if "first step (trace, compile or load)" in seconds \
+                else "first step (trace, compile or load)"
+            seconds[key] += time.perf_counter() - begin
+            return out
+        self.train_step = train_step
+    fused.Stack.__init__ = stack_init
+
+    sys.argv = ["initcmp", "compare", *sys.argv[1:]]
+    try:
+        cli.main(standalone_mode=False)
+    finally:
+        total = time.perf_counter() - START
+        seconds["other"] = total - sum(seconds.values())
+        seconds["total"] = total
+        print(json.dumps({k: round(v, 3) for k, v in seconds.items()}))
+
+
+if __name__ == "__main__":
+    main()
