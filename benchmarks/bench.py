@@ -347,7 +347,8 @@ def report(r: dict, tf_version: str, date: str) -> str:
         "# Benchmark results", "",
         (f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
         f"TensorFlow {tf_version}. Measured {date} by `make bench` "
-        f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each."), "",
+        f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each (memory: the "
+         "worst)."), "",
         (f"Matmul peak (2048³ float32, XLA): **{peak:.0f} GFLOP/s** (best of its rounds: "
         f"{', '.join(f'{p:.0f}' for p in r['peak'])}). One epoch of the default MLP is "
         f"{EPOCH_FLOP / 1e9:.0f} GFLOP of training matmuls, so the floor is "
@@ -373,9 +374,9 @@ def report(r: dict, tf_version: str, date: str) -> str:
         "## Whole processes", "",
         "| what | result |", "|---|---|",
         (f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
-        f"{fused_s:.1f} s, peak memory {min(r['mem_fused']):.2f} GB |"),
+        f"{fused_s:.1f} s, peak memory {max(r['mem_fused']):.2f} GB |"),
         (f"| the same, one by one (`--set compare.fuse=false`) | {min(r['alone']):.1f} s, "
-        f"peak memory {min(r['mem_alone']):.2f} GB |"),
+        f"peak memory {max(r['mem_alone']):.2f} GB |"),
         (f"| start-up: process start to first training step (`initcmp train`) | "
         f"{min(r['startup']):.1f} s |"),
     ]
