@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import config, data, fused, models, train
+from initcmp import batches as batching, config_load, data, fused, models, runtime, train
+from initcmp.config import DataConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -58,19 +59,19 @@ def peak_gflops(tf) -> float:
 
 
 def stack_of(k: int, mnist, timed=True):
-    cfgs = [config.for_run(config.load(), init, seed)
+    cfgs = [config_load.for_run(config_load.load(), init, seed)
             for init in ("random", "glorot", "he") for seed in range(3)][:k]
     members = []
     for cfg in cfgs:
         model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
         optimizer.build(model.trainable_variables)
         members.append((model, optimizer))
-    stack = fused.Stack(cfgs[0], members, mnist)
+    stack = fused.StackedRuns(cfgs[0], members, mnist)
     stack.load(0)
     if not timed:
         return stack
     rng = np.random.default_rng(0)
-    batches = [data.pad(rng.integers(0, 60000, (k, 128)), 128) for _ in range(STEPS)]
+    batches = [batching.pad(rng.integers(0, 60000, (k, 128)), 128) for _ in range(STEPS)]
     stack.train_step(*batches[0])
     stack.step.numpy()
 
@@ -132,7 +133,7 @@ def keras_fit(mnist):
     import keras
 
     keras.utils.set_random_seed(0)  # fit shuffles; op determinism wants a seed
-    cfg = config.load()
+    cfg = config_load.load()
     model = models.build_model(cfg)
     model.compile(optimizer=models.build_optimizer(cfg), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -149,7 +150,7 @@ def keras_fit(mnist):
 def notebook_loop(mnist, tf, steps=40):
     """The notebook's loop, eager: step, then train loss/accuracy on the same batch and
     the whole test set, after every step. Seconds per step."""
-    cfg = config.load()
+    cfg = config_load.load()
     model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
     x_test = tf.constant(mnist.x_test.astype(np.float32) / 255.0)
     y_test = tf.one_hot(mnist.y_test, 10)
@@ -232,13 +233,16 @@ def torch_process() -> tuple[float, float] | None:
 CHILD = """
 import os, sys, time
 start = float(sys.argv[1])
-from initcmp import config, data, train
-class First(train.Reporter):
+from initcmp import config_load, data, train
+from initcmp.config import DataConfig
+from initcmp.progress import Reporter
+class First(Reporter):
     def progress(self, step, metrics):
         print(time.time() - start, flush=True)
         os._exit(0)
-cfg = config.load(init="he", overrides=("log.every_steps=1",))
-train.run(cfg, data.load(), checkpoint_root=sys.argv[2], log_root=sys.argv[2], reporter=First())
+cfg = config_load.load(None, [config_load.Override("init.name", "he", "--init"),
+                              config_load.parse_set("log.every_steps=1")])
+train.run(cfg, data.load(DataConfig()), checkpoint_root=sys.argv[2], log_root=sys.argv[2], reporter=First())
 """
 
 
@@ -282,11 +286,11 @@ def cpu_name() -> str:
 
 def main() -> None:
     if sys.argv[1:] == ["--torch-child"]:
-        once = torch_epoch(data.load())
+        once = torch_epoch(data.load(DataConfig()))
         print(once() if once else "")
         return
-    tf = train.tensorflow()
-    mnist = data.load()
+    tf = runtime.tensorflow()
+    mnist = data.load(DataConfig())
     print("benchmarking; this takes about ten minutes", file=sys.stderr)
     one, nine, fit = stack_of(1, mnist), stack_of(9, mnist), keras_fit(mnist)
     (mm1, up1), (mm9, up9) = step_parts(1, mnist, tf), step_parts(9, mnist, tf)

@@ -18,7 +18,7 @@ import time
 
 START = time.perf_counter()
 
-from initcmp import checkpoints, cli, fused, train
+from initcmp import checkpoints, cli, fused, runs, runtime
 
 seconds: dict[str, float] = collections.defaultdict(float)
 
@@ -39,16 +39,16 @@ def timed(owner, name: str, stage: str) -> None:
 def main() -> None:
     seconds["python and initcmp imports"] = time.perf_counter() - START
     start = time.perf_counter()
-    train.tensorflow()
+    runtime.tensorflow()
     seconds["import TensorFlow"] = time.perf_counter() - start
-    timed(train._Run, "open", "open runs (models, checkpoint state, writers)")
-    timed(fused.Stack, "evaluate", "evaluate (10,000 test images per run)")
+    timed(runs.Run, "__init__", "open runs (models, checkpoint state, writers)")
+    timed(fused.StackedRuns, "evaluate", "evaluate (10,000 test images per run)")
     timed(checkpoints.RunState, "save", "checkpoints")
-    timed(fused.Stack, "store", "checkpoints")
-    timed(train, "_log_train", "TensorBoard train scalars")
+    timed(fused.StackedRuns, "store", "checkpoints")
+    timed(runs.Run, "log_train", "TensorBoard train scalars")
     timed(cli, "_report", "table, files and plot")
 
-    build = fused.Stack.__init__
+    build = fused.StackedRuns.__init__
 
     def stack_init(self, *args, **kwargs):  # time every call of the compiled step
         begin = time.perf_counter()
@@ -64,7 +64,7 @@ def main() -> None:
             seconds[key] += time.perf_counter() - begin
             return out
         self.train_step = train_step
-    fused.Stack.__init__ = stack_init
+    fused.StackedRuns.__init__ = stack_init
 
     sys.argv = ["initcmp", "compare", *sys.argv[1:]]
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from initcmp import config as config_mod
 from initcmp import records
 from initcmp.config import Config
-from initcmp.errors import CheckpointError
+from initcmp.errors import CheckpointError, OutputError, first_line
 from initcmp.records import RunPaths
 
 
@@ -58,10 +58,10 @@ class RunState:
         try:
             self._manager.save(checkpoint_number=int(self.step.numpy()))
         except Exception as exc:  # noqa: BLE001 - TF raises its own types for I/O errors
-            raise CheckpointError(f"cannot write a checkpoint in {self._manager.directory}: "
-                                  f"{_first_line(exc)} (disk full, or no write permission?); "
-                                  "the earlier checkpoints are intact: free space and rerun "
-                                  "to resume") from None
+            raise OutputError(f"cannot write a checkpoint in {self._manager.directory}: "
+                              f"{first_line(exc)} (disk full, or no write permission?); "
+                              "the earlier checkpoints are intact: free space and rerun "
+                              "to resume") from None
 
     def restore(self) -> tuple[int, list[str]]:
         """Restore the newest readable checkpoint; return its step and the warnings of
@@ -90,7 +90,7 @@ def restore_newest(restore, folder: Path) -> list[str]:
             restore(path)
         except Exception as exc:  # noqa: BLE001 - TF raises many types for bad files
             failed.append(Path(path).name)
-            warnings.append(f"warning: cannot read {path} ({_first_line(exc)}); "
+            warnings.append(f"warning: cannot read {path} ({first_line(exc)}); "
                             "trying the one before it")
             continue
         return warnings
@@ -132,13 +132,3 @@ def restore_for_eval(cfg: Config, paths: RunPaths):
         lambda path: checkpoint.restore(path).expect_partial().assert_existing_objects_matched(),
         paths.checkpoints)
     return saved, model, int(step.numpy()), warnings
-
-
-def _first_line(exc: BaseException) -> str:
-    """The gist of an exception: TF's wrap `{{function_node ...}} path; reason [Op:X]`
-    becomes `reason`."""
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    if "[Op:" in line:
-        line = line.split("[Op:")[0].strip().rsplit("; ", 1)[-1]
-    return line[:200]

@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from initcmp import config as config_mod
-from initcmp.errors import ConfigError, InitcmpError
+from initcmp import config_load
+from initcmp.errors import ConfigError, InitcmpError, OutputError
 
 
 def _fails_cleanly(command):
@@ -78,11 +78,12 @@ def main(debug: bool) -> None:
 @_fails_cleanly
 def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, fresh, as_json):
     """Train one run; rerunning the same command resumes it."""
-    cfg = config_mod.load(config_path, init=init, seed=seed, epochs=epochs, overrides=overrides)
+    cfg = _load_config(config_path, {"--init": init, "--seed": seed, "--epochs": epochs},
+                       overrides)
     from initcmp import data, train as train_mod
     from initcmp.progress import ConsoleReporter
 
-    dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
+    dataset = data.load(cfg.data)
     with ConsoleReporter() as reporter:
         result = train_mod.run(cfg, dataset, checkpoint_root=checkpoint_dir, log_root=log_dir,
                                fresh=fresh, reporter=reporter)
@@ -98,11 +99,11 @@ def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, f
 @_fails_cleanly
 def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
     """Test accuracy and loss of a run's newest checkpoint."""
-    cfg = config_mod.load(config_path, init=init, seed=seed, overrides=overrides)
-    from initcmp import data, train as train_mod
+    cfg = _load_config(config_path, {"--init": init, "--seed": seed}, overrides)
+    from initcmp import data, evaluate
 
-    dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
-    result = train_mod.evaluate_run(cfg, dataset, checkpoint_root=checkpoint_dir)
+    dataset = data.load(cfg.data)
+    result = evaluate.evaluate_run(cfg, dataset, checkpoint_root=checkpoint_dir)
     for line in result["warnings"]:
         click.echo(line, err=True)
     _emit(result, as_json, _result_line)
@@ -124,14 +125,14 @@ def compare(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, l
     """Every initializer over several seeds: a table with statistics, files and a plot.
 
     Finished runs are read back, interrupted ones resume: rerunning is cheap."""
-    extra = ((f"compare.executor={executor}",) if executor else ()) + \
-            ((f"ray.address={json.dumps(address)}",) if address else ())
-    cfg = _compare_config(config_path, extra + tuple(overrides), init_names, seeds, epochs)
+    flags = {**_compare_flags(init_names, seeds, epochs), "--executor": executor,
+             "--address": address or None}
+    cfg = _load_config(config_path, flags, overrides)
     from initcmp import compare as compare_mod, data
     from initcmp.progress import ConsoleReporter
 
     with ConsoleReporter() as reporter:
-        compare_mod.run(cfg, lambda: data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit),
+        compare_mod.run(cfg, lambda: data.load(cfg.data),
                         checkpoint_root=checkpoint_dir, log_root=log_dir, fresh=fresh,
                         reporter=reporter)
     _report(cfg, checkpoint_dir, log_dir, as_json)
@@ -146,21 +147,33 @@ def compare(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, l
 def report(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir,
            as_json):
     """Rebuild a comparison's table, files and plot from its runs' records; no training."""
-    cfg = _compare_config(config_path, overrides, init_names, seeds, epochs)
+    cfg = _load_config(config_path, _compare_flags(init_names, seeds, epochs), overrides)
     _report(cfg, checkpoint_dir, log_dir, as_json)
 
 
-def _compare_config(config_path, overrides, init_names, seeds, epochs):
-    extra = []
-    if init_names is not None:
-        names = [n.strip() for n in init_names.split(",") if n.strip()]
-        extra.append(f"compare.inits={json.dumps(names)}")
-    if seeds is not None:
-        if seeds < 1:
-            raise ConfigError(f"--seeds must be at least 1, not {seeds}")
-        extra.append(f"compare.seeds={json.dumps(list(range(seeds)))}")
-    return config_mod.load(config_path, epochs=epochs,
-                           overrides=tuple(extra) + tuple(overrides))
+def _compare_flags(init_names, seeds, epochs) -> dict:
+    """--inits a,b and --seeds N in their keys' form: [a, b] and [0, ..., N-1]."""
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, not {seeds}")
+    names = None if init_names is None else [
+        n.strip() for n in init_names.split(",") if n.strip()]
+    return {"--inits": names, "--seeds": None if seeds is None else list(range(seeds)),
+            "--epochs": epochs}
+
+
+# The config key each command-line flag sets (its value already in the key's form).
+_FLAG_KEYS = {"--init": "init.name", "--seed": "seed", "--epochs": "train.epochs",
+              "--inits": "compare.inits", "--seeds": "compare.seeds",
+              "--executor": "compare.executor", "--address": "ray.address"}
+
+
+def _load_config(config_path, flags: dict, sets):
+    """The one route into the config: defaults < --config file < the flags given (those
+    not None in `flags`, {"--seed": 3}) < each `--set KEY=VALUE` in order."""
+    overrides = [config_load.Override(_FLAG_KEYS[flag], value, flag)
+                 for flag, value in flags.items() if value is not None]
+    overrides += [config_load.parse_set(item) for item in sets]
+    return config_load.load(config_path, overrides)
 
 
 def _report(cfg, checkpoint_dir, log_dir, as_json) -> None:
@@ -198,18 +211,18 @@ def inspect(init_names, config_path, overrides, seed, batch, as_json, plot_path)
     gradient std, layer by layer, with what they mean in words."""
     if batch is not None and batch < 1:
         raise ConfigError(f"--batch must be at least 1, not {batch}")
-    cfgs = [config_mod.load(config_path, init=name, seed=seed, overrides=overrides)
+    cfgs = [_load_config(config_path, {"--init": name, "--seed": seed}, overrides)
             for name in (init_names or (None,))]
     from initcmp import data, diagnose
 
     cfg = cfgs[0]
-    dataset = data.load(cfg.data.name, cfg.data.path, cfg.data.train_limit)
+    dataset = data.load(cfg.data)
     results = [diagnose.inspect(c, dataset, batch) for c in cfgs]
     if plot_path:
         try:
             diagnose.plot(results, plot_path)
         except OSError as exc:
-            raise ConfigError(f"--plot {plot_path}: cannot write ({exc.strerror or exc})") from None
+            raise OutputError(f"--plot {plot_path}: cannot write ({exc.strerror or exc})") from None
     if as_json:
         click.echo(json.dumps(diagnose.to_json(results), indent=2))
         return

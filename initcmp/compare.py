@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 from initcmp import checkpoints, records, stats, train
-from initcmp.config import Config, ModelConfig, TrainConfig, for_run
+from initcmp.progress import Reporter
+from initcmp.config import Config, ModelConfig, TrainConfig
+from initcmp.config_load import for_run
 from initcmp.data import Dataset
-from initcmp.errors import ConfigError
+from initcmp.errors import NoResultsError
 from initcmp.records import RunPaths
 
 
@@ -28,7 +30,7 @@ def plan(cfg: Config) -> list[Config]:
 
 def run(cfg: Config, load_data: Callable[[], Dataset], *,
         checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs",
-        fresh: bool = False, reporter: train.Reporter | None = None) -> list[dict]:
+        fresh: bool = False, reporter: Reporter | None = None) -> list[dict]:
     """Train every run of the plan that has not finished; return `collect`'s records.
 
     Finished runs are read from their records (no TensorFlow, no data), interrupted ones
@@ -36,7 +38,7 @@ def run(cfg: Config, load_data: Callable[[], Dataset], *,
     is loaded once, and only if something needs training. With `compare.fuse` the runs
     train together in stacks (fused.py), each to the same bits as alone.
     """
-    reporter = reporter or train.Reporter()
+    reporter = reporter or Reporter()
     runs = plan(cfg)
     reporter.compare_start(len(runs))
     todo = []
@@ -81,7 +83,7 @@ def summarise(cfg: Config, checkpoint_root: str | Path = "checkpoints",
     records are returned too, for the plot. No finished run at all is an error."""
     found = collect(cfg, checkpoint_root, log_root)
     if not found:
-        raise ConfigError(f"no finished runs of experiment {cfg.name!r} in "
+        raise NoResultsError(f"no finished runs of experiment {cfg.name!r} in "
                           f"{experiment_folder(cfg, log_root)}; run `initcmp compare` first")
     notebook = stats.NOTEBOOK if is_notebook(cfg) else {}
     summary = stats.summarise(found, order=list(cfg.compare.inits), notebook=notebook)

@@ -1,22 +1,18 @@
-"""Experiment configs: YAML in, frozen dataclasses out, checked at the door.
+"""What an experiment config is: frozen dataclasses, each field's meaning and checks.
 
-The defaults below are the notebook's experiment (see README, "Config reference").
-Precedence, lowest first: these defaults, the `--config` file, the command's own
-flags (`--init`, `--seed`, `--epochs`), then each `--set key=value` in order.
-
-Every check names the dotted key that failed, and the file (and line, for YAML
-syntax) it came from. No TensorFlow here: config errors are instant.
+The defaults below are the notebook's experiment (README, "Config"). How a config is
+made from defaults, a YAML file, flags and `--set` items is config_load.py; this module
+holds the shape, the value checks every source goes through, and the ways out (a plain
+dict, YAML, the keys that identify a run). No TensorFlow here: config errors are instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
@@ -36,48 +32,69 @@ def _check(**rules: Any) -> dict:
 
 @dataclass(frozen=True)
 class DataConfig:
+    # mnist, or synthetic: 3,000/1,000 generated 28x28 images, for tests
     name: str = field(default="mnist", metadata=_check(choices=DATASETS))
+    # an mnist.npz or a folder of the four IDX files (gzipped or not); None: find it
     path: str | None = None
+    # train on the first N images only; None: all of them
     train_limit: int | None = field(default=None, metadata=_check(ge=1))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
+    # hidden layer sizes, input side first
     hidden: tuple[int, ...] = field(default=(256, 256), metadata=_check(ge=1))
+    # activation of every hidden layer
     activation: str = field(default="relu", metadata=_check(choices=ACTIVATIONS))
 
 
 @dataclass(frozen=True)
 class InitConfig:
-    """`init: {name: random, stddev: 1.0}` in YAML: the name plus its parameters."""
+    """The weight initializer: `init: {name: random, stddev: 1.0}` in YAML, the name
+    plus its parameters side by side (config_load.py has the rules for making one)."""
 
+    # an initializer of initializers.REGISTRY (`initcmp inits`)
     name: str = "he"
+    # that initializer's parameters, every one explicit (defaults filled in), read-only
     params: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType(
         initializers.default_params("he")))
+
+    def as_dict(self) -> dict:
+        """The YAML form: the parameters beside the name, not under `params`."""
+        return {"name": self.name, **dict(self.params)}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    # epochs; more than a finished run had resumes and trains it further
     epochs: int = field(default=1, metadata=_check(ge=1))
+    # batch size; every example is used each epoch (the last batch may be smaller)
     batch_size: int = field(default=128, metadata=_check(ge=1))
+    # the optimizer's learning rate
     learning_rate: float = field(default=0.001, metadata=_check(gt=0))
+    # the Keras optimizer
     optimizer: str = field(default="adam", metadata=_check(choices=OPTIMIZERS))
 
 
 @dataclass(frozen=True)
 class EvalConfig:
+    # test evaluation every N steps and at each epoch's end; None: once per epoch
     every_steps: int | None = field(default=100, metadata=_check(ge=1))
+    # test evaluation batch
     batch_size: int = field(default=10000, metadata=_check(ge=1))
 
 
 @dataclass(frozen=True)
 class CheckpointConfig:
+    # checkpoint every N steps (also at each epoch's end and on Ctrl-C); None: not by steps
     every_steps: int | None = field(default=200, metadata=_check(ge=1))
+    # newest checkpoints kept per run
     keep: int = field(default=3, metadata=_check(ge=1))
 
 
 @dataclass(frozen=True)
 class LogConfig:
+    # train loss and accuracy to TensorBoard and the progress bar every N steps
     every_steps: int = field(default=10, metadata=_check(ge=1))
     # Per-layer weight and activation histograms, activation and gradient std, to
     # TensorBoard at initialization and each epoch's end (diagnose.py).
@@ -86,10 +103,13 @@ class LogConfig:
 
 @dataclass(frozen=True)
 class CompareConfig:
+    # the initializers a comparison runs
     inits: tuple[str, ...] = field(default=("random", "glorot", "he"),
                                    metadata=_check(choices=tuple(initializers.REGISTRY)))
+    # the seeds a comparison runs, each with every initializer
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
     fuse: bool = True  # train the runs together in one compiled step; false: one by one
+    # local, or ray: the runs as Ray tasks (distributed.py)
     executor: str = field(default="local", metadata=_check(choices=("local", "ray")))
 
 
@@ -99,6 +119,7 @@ class RayConfig:
 
     address: str | None = None  # a cluster to join; null: a local instance for the command
     num_cpus: int | None = field(default=None, metadata=_check(ge=1))  # local: null = all
+    # CPUs and GPUs each task declares to Ray's scheduler
     cpus_per_task: int = field(default=1, metadata=_check(ge=1))
     gpus_per_task: float = field(default=0.0, metadata=_check(ge=0))
     retries: int = field(default=2, metadata=_check(ge=0))  # per task, when a worker dies
@@ -106,17 +127,19 @@ class RayConfig:
 
 @dataclass(frozen=True)
 class Config:
+    # experiment name: runs live in <dir>/<name>/<init>-s<seed>/
     name: str = "mnist_mlp"
+    # run seed: initial weights (each layer seeded from seed and layer index), data order
     seed: int = field(default=0, metadata=_check(ge=0))
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    init: InitConfig = InitConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
-    checkpoint: CheckpointConfig = CheckpointConfig()
-    log: LogConfig = LogConfig()
-    compare: CompareConfig = CompareConfig()
-    ray: RayConfig = RayConfig()
+    data: DataConfig = DataConfig()  # which images
+    model: ModelConfig = ModelConfig()  # the MLP
+    init: InitConfig = InitConfig()  # its weight initializer
+    train: TrainConfig = TrainConfig()  # the optimisation
+    eval: EvalConfig = EvalConfig()  # test evaluation cadence
+    checkpoint: CheckpointConfig = CheckpointConfig()  # checkpoint cadence
+    log: LogConfig = LogConfig()  # TensorBoard logging
+    compare: CompareConfig = CompareConfig()  # what `initcmp compare` runs
+    ray: RayConfig = RayConfig()  # where, with `compare.executor: ray`
 
     @property
     def run_name(self) -> str:
@@ -130,203 +153,7 @@ RUN_KEYS = ("seed", "data.name", "data.train_limit", "model", "init",
             "train.batch_size", "train.learning_rate", "train.optimizer")
 
 
-# --- loading -------------------------------------------------------------------------
-
-
-def load(path: str | Path | None = None, *, init: str | None = None, seed: int | None = None,
-         epochs: int | None = None, overrides: tuple[str, ...] = ()) -> Config:
-    """Resolve a config from defaults, a YAML file, command flags and `--set` overrides."""
-    raw = to_dict(Config())
-    source = "defaults"
-    if path is not None:
-        source = str(path)
-        _merge(raw, read_yaml(path), source)
-        if isinstance(raw.get("init"), str):
-            raw["init"] = {"name": raw["init"]}  # `init: he` is short for `init: {name: he}`
-    if init is not None and init != _get(raw, "init", source).get("name"):
-        raw["init"] = {"name": init}  # parameters of another initializer don't carry over
-    if seed is not None:
-        raw["seed"] = seed
-    if epochs is not None:
-        _set_dotted(raw, "train.epochs", epochs, source)
-    for item in overrides:
-        key, value = _parse_set(item)
-        _set_dotted(raw, key, value, f"--set {key}")
-        source = f"{source}, --set"
-    return from_dict(raw, source=source)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load, plus: a key given twice in one mapping is an error, not last-wins."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, (str, int, float, bool, type(None))):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key must be a plain name, not a list or mapping",
-                    key_node.start_mark)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-# YAML 1.1 reads `1e-3` (no dot) as a string; accept it as the number everyone means.
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
-
-
-def read_yaml(path: str | Path) -> dict:
-    """Read one YAML mapping from a file; every failure names the file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{where}: YAML error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {str(exc).splitlines()[0]}") from None
-    if data is None:
-        raise ConfigError(f"{path}: config file is empty; expected a mapping of keys")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, "
-                          f"not {_yaml_type(data)}")
-    return data
-
-
-def _parse_set(item: str) -> tuple[str, Any]:
-    key, sep, text = item.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=2")
-    try:
-        value = yaml.load(text, Loader=_StrictLoader) if text.strip() else None  # noqa: S506
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
-    return key.strip(), value
-
-
-def _set_dotted(raw: dict, key: str, value: Any, source: str) -> None:
-    *parents, leaf = key.split(".")
-    node = raw
-    for depth, part in enumerate(parents):
-        dotted = ".".join(parents[: depth + 1])
-        if part not in node:
-            raise ConfigError(f"{source}: unknown key {dotted!r}{_suggest(key)}")
-        node = _get(node, part, source, dotted)
-    node[leaf] = value
-
-
-def _get(node: dict, part: str, source: str, dotted: str | None = None) -> dict:
-    """A section of the raw config, which must be a mapping."""
-    value = node.get(part)
-    if not isinstance(value, dict):
-        raise ConfigError(f"{source}: {dotted or part!r} must be a mapping, not "
-                          f"{_yaml_type(value)}")
-    return value
-
-
-def _merge(base: dict, new: dict, source: str, prefix: str = "") -> None:
-    """Merge `new` into `base`; sections merge key by key, values replace."""
-    for key, value in new.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(base.get(key), dict) and isinstance(value, dict):
-            if dotted == "init" and value.get("name", base[key].get("name")) != base[key].get("name"):
-                base[key] = {}  # a different initializer: drop the default's parameters
-            _merge(base[key], value, source, prefix=f"{dotted}.")
-        else:
-            base[key] = value
-
-
-def for_run(cfg: Config, init: str, seed: int) -> Config:
-    """One run of a comparison: `cfg` with this initializer and seed. The config's own
-    initializer parameters carry over only to that initializer; others get defaults."""
-    raw = to_dict(cfg)
-    if init != cfg.init.name:
-        raw["init"] = {"name": init}
-    raw["seed"] = seed
-    return from_dict(raw, source="compare")
-
-
 # --- checking ------------------------------------------------------------------------
-
-
-def from_dict(raw: Mapping, source: str = "config") -> Config:
-    """Build a Config from a nested mapping, naming the first bad key."""
-    return _build(Config, raw, source, prefix="")
-
-
-def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
-    section = prefix.rstrip(".") or "config"
-    if cls is InitConfig and isinstance(raw, str):
-        raw = {"name": raw}  # `init: he` is short for `init: {name: he}`
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: {section!r} must be a mapping, not {_yaml_type(raw)}")
-    if cls is InitConfig:
-        return _build_init(raw, source)
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in names:
-            dotted = f"{prefix}{key}"
-            raise ConfigError(f"{source}: unknown key {dotted!r}{_suggest(dotted)}")
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in raw:
-            continue
-        dotted = f"{prefix}{f.name}"
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            values[f.name] = _build(hint, raw[f.name], source, prefix=f"{dotted}.")
-        else:
-            values[f.name] = check_value(raw[f.name], hint, f.metadata.get("rules", {}),
-                                         source, dotted)
-    return cls(**values)
-
-
-def _build_init(raw: Mapping, source: str) -> InitConfig:
-    name = raw.get("name", InitConfig.name)
-    if not isinstance(name, str):
-        raise ConfigError(f"{source}: 'init.name' must be a string, not {_yaml_type(name)}")
-    try:
-        spec = initializers.get(name)
-    except ConfigError as exc:  # it lists the valid names; add where the name came from
-        raise ConfigError(f"{source}: 'init.name': {exc}") from None
-    params = {}
-    for key, value in raw.items():
-        if key == "name":
-            continue
-        if key not in spec.params:
-            known = ", ".join(spec.params) or "none"
-            raise ConfigError(f"{source}: unknown key 'init.{key}' for initializer {name!r} "
-                              f"(its parameters: {known})")
-    for key, param in spec.params.items():
-        value = raw.get(key, param.default)
-        names = param.rules.get("names", ())
-        if names and isinstance(value, str):  # `gain: tanh`: a number named by activation
-            if value not in names:
-                raise ConfigError(f"{source}: 'init.{key}' must be a number or one of "
-                                  f"{', '.join(names)}, not {value!r}")
-            params[key] = value
-            continue
-        params[key] = check_value(value, type(param.default), param.rules, source, f"init.{key}")
-    try:
-        initializers.check_params(name, params)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    return InitConfig(name=name, params=types.MappingProxyType(params))
 
 
 def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) -> Any:
@@ -340,7 +167,7 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
         args = typing.get_args(hint)
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list) or not value:
-            raise ConfigError(f"{where} must be a non-empty list, not {_yaml_type(value)}")
+            raise ConfigError(f"{where} must be a non-empty list, not {yaml_type(value)}")
         return tuple(check_value(v, args[0], rules, source, f"{key}[{i}]")
                      for i, v in enumerate(value))
     ok = {
@@ -350,7 +177,7 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
         str: isinstance(value, str),
     }[hint]
     if not ok:
-        raise ConfigError(f"{where} must be {_TYPE_WORDS[hint]}, not {_yaml_type(value)} "
+        raise ConfigError(f"{where} must be {_TYPE_WORDS[hint]}, not {yaml_type(value)} "
                           f"({value!r})")
     if hint is float:
         try:
@@ -372,24 +199,26 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
 _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
 
 
-def _yaml_type(value: Any) -> str:
+def yaml_type(value: Any) -> str:
+    """A value's kind in YAML's words, for error messages: `a list`, `null`, ..."""
     if value is None:
         return "null"
     return {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
             list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
-def _suggest(dotted: str) -> str:
-    known = _all_keys(Config, "")
-    close = difflib.get_close_matches(dotted, known, n=1)
+def suggest(dotted: str) -> str:
+    """` (did you mean 'train.epochs'?)` for a mistyped dotted key, or ``."""
+    close = difflib.get_close_matches(dotted, _all_keys(Config, ""), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _all_keys(cls: type, prefix: str) -> list[str]:
     keys = []
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        hint = typing.get_type_hints(cls)[f.name]
-        if dataclasses.is_dataclass(hint) and hint is not InitConfig:
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint) and hint is not InitConfig:  # init's keys vary
             keys += _all_keys(hint, f"{prefix}{f.name}.")
         else:
             keys.append(f"{prefix}{f.name}")
@@ -400,9 +229,9 @@ def _all_keys(cls: type, prefix: str) -> list[str]:
 
 
 def to_dict(cfg: Any) -> dict:
-    """A plain nested dict (lists, not tuples) that `from_dict` reads back."""
+    """A plain nested dict (lists, not tuples) that `config_load.from_dict` reads back."""
     if isinstance(cfg, InitConfig):
-        return {"name": cfg.name, **dict(cfg.params)}
+        return cfg.as_dict()
     out = {}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)

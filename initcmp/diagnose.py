@@ -15,7 +15,7 @@ Dense layer:
 Glorot & Bengio (2010) and He et al. (2015) chose their variances so that the
 activations' and gradients' size survives each layer; `findings` says in words whether
 it does here. inf and NaN are values like any other: reported, never raised.
-`signal_summaries` writes the same measures to TensorBoard during training.
+summaries.py writes the same measures to TensorBoard during training (`log.histograms`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import data as data_mod, initializers, lsuv, models
+from initcmp import batches, initializers, lsuv, models, records, runtime
 from initcmp.config import Config
 from initcmp.data import Dataset
 
@@ -38,12 +38,10 @@ _DRIFT = 10.0
 
 def inspect(cfg: Config, dataset: Dataset, batch: int | None = None) -> dict:
     """The run's freshly initialized model, measured on one batch (see the module doc)."""
-    from initcmp.train import tensorflow
-
-    tensorflow()
+    runtime.tensorflow()
     model = models.build_model(cfg)
     lsuv_log = lsuv.apply(model, cfg, dataset) if cfg.init.name == "lsuv" else None
-    x, y = data_mod.first_rows(dataset, cfg.seed, batch or cfg.train.batch_size)
+    x, y = batches.first_rows(dataset, cfg.seed, batch or cfg.train.batch_size)
     layers, loss = measure(model, cfg, x, y)
     return {"init": cfg.init.name, "params": dict(cfg.init.params), "seed": cfg.seed,
             "activation": cfg.model.activation, "hidden": list(cfg.model.hidden),
@@ -57,6 +55,13 @@ def measure(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict
     `y`, and the batch's mean cross-entropy."""
     outputs, grads, loss = _forward_backward(model, cfg, x, y)
     return _rows(model, cfg, outputs, grads), loss
+
+
+def measure_layers(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict], list]:
+    """Per-layer statistics of `model` on images `x` (n, 28, 28) in [0, 1] and labels
+    `y`, with each layer's (pre, post) outputs."""
+    outputs, grads, _ = _forward_backward(model, cfg, x, y)
+    return _rows(model, cfg, outputs, grads), outputs
 
 
 def _forward_backward(model, cfg: Config, x: np.ndarray, y: np.ndarray):
@@ -192,16 +197,7 @@ def _num(value) -> str:
 def to_json(results: list[dict]) -> dict:
     """One result as itself, several as {"inits": [...]}; inf and NaN as the strings
     "inf", "-inf" and "nan" (JSON has no such numbers)."""
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return str(v)
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return v
-
-    results = [clean(r) for r in results]
+    results = [records.clean(r, nonfinite=str) for r in results]
     return results[0] if len(results) == 1 else {"inits": results}
 
 
@@ -261,24 +257,3 @@ def plot(results: list[dict], path: str | Path) -> Path:
 
 def _widths(hidden: list[int]) -> str:
     return str(hidden[0]) if len(set(hidden)) == 1 else "/".join(map(str, hidden))
-
-
-# --- during training -----------------------------------------------------------------
-
-
-def signal_summaries(model, cfg: Config, x: np.ndarray, y: np.ndarray, writer, step: int) -> None:
-    """`log.histograms`: weight and activation histograms and per-layer activation and
-    gradient std of `model` on the probe batch, to the run's TensorBoard at `step`."""
-    import tensorflow as tf
-
-    outputs, grads, _ = _forward_backward(model, cfg, x, y)
-    rows = _rows(model, cfg, outputs, grads)
-    with writer.as_default(step=step):
-        for layer, row, (_, post) in zip(models.dense_layers(model), rows, outputs):
-            name = row["name"]
-            tf.summary.histogram(f"weights/{name}", layer.kernel.numpy())
-            values = post.numpy()
-            tf.summary.histogram(f"activations/{name}", values[np.isfinite(values)])
-            for key in ("activation_std", "gradient_std"):
-                if math.isfinite(row[key]):
-                    tf.summary.scalar(f"signal/{key}/{name}", row[key])

@@ -1,9 +1,11 @@
-"""The library's own exception types.
+"""The library's own exception types, one per kind of problem.
 
 The library raises these and never prints or exits for the CLI's sake; `cli.py`
 turns each into one line on stderr and an exit code. Anything else that escapes
 is a bug and is shown with its traceback.
 """
+
+from __future__ import annotations
 
 
 class InitcmpError(Exception):
@@ -13,7 +15,7 @@ class InitcmpError(Exception):
 
 
 class ConfigError(InitcmpError):
-    """A config file, a `--set` or a command-line value is wrong."""
+    """A config file, a flag or a `--set` value is wrong."""
 
 
 class DataError(InitcmpError):
@@ -21,10 +23,36 @@ class DataError(InitcmpError):
 
 
 class CheckpointError(InitcmpError):
-    """A run's checkpoint is missing, unreadable or belongs to another config."""
+    """A run's checkpoints are missing, unreadable, or belong to another config."""
+
+
+class RunInUseError(CheckpointError):
+    """Another process holds the run (its lock), so this one must not touch it."""
+
+
+class OutputError(InitcmpError):
+    """A file or folder cannot be written: a checkpoint, a record, a report, a plot."""
+
+
+class ExecutorError(InitcmpError):
+    """The executor failed: Ray missing or unreachable, or a task that kept dying."""
+
+
+class NoResultsError(InitcmpError):
+    """There is nothing to report: no run of the experiment has finished."""
 
 
 class Interrupted(InitcmpError):
     """Training stopped on Ctrl-C after saving a checkpoint."""
 
     exit_code = 130
+
+
+def first_line(exc: BaseException) -> str:
+    """The gist of an exception for a one-line message. TensorFlow's wrap
+    `{{function_node ...}} path; reason [Op:X]` becomes `reason`."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    if "[Op:" in line:
+        line = line.split("[Op:")[0].strip().rsplit("; ", 1)[-1]
+    return line[:200]

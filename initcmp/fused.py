@@ -1,7 +1,8 @@
-"""The compiled step: K runs of the same shape trained as one stacked model.
+"""The fused engine: K runs of the same shape trained as one stacked model.
 
-Every run keeps its own Keras model and optimizer: they are what its checkpoint holds
-and what `initcmp eval` restores. A `Stack` trains stacked copies of them: each kernel
+`groups` decides which runs train together; a `StackedRuns` trains them. Every run keeps
+its own Keras model and optimizer (models.py): they are what its checkpoint holds and
+what `initcmp eval` restores. A `StackedRuns` trains stacked copies of them: each kernel
 becomes a (K, fan_in, fan_out) variable and each bias (K, 1, fan_out), so one
 XLA-compiled step reads one (K, batch) gather of images, does K forward and backward
 passes as batched matmuls, and one elementwise optimizer update for all K. A run
@@ -26,8 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from initcmp import data, models
-from initcmp.config import Config
+from initcmp import batches, models
+from initcmp.config import Config, to_dict
+
+# Most runs trained in one stack; more would only add memory, not speed (benchmarks/).
+MAX_RUNS = 16
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
 # With curved ones (tanh, sigmoid, ...) XLA fuses a stack of one differently and the last
@@ -36,7 +40,22 @@ from initcmp.config import Config
 EXACT_ALONE = ("relu", "linear")
 
 
-class Stack:
+def fusible_key(cfg: Config) -> str:
+    """Everything but init and seed: runs that agree on it can train in one stack."""
+    return repr({k: v for k, v in to_dict(cfg).items() if k not in ("init", "seed")})
+
+
+def groups(items: list, key) -> list[list]:
+    """`items` grouped by `key` (in first-seen order), each group cut into stacks of at
+    most MAX_RUNS: what trains together, here and as one Ray task (distributed.py)."""
+    by_key: dict = {}
+    for item in items:
+        by_key.setdefault(key(item), []).append(item)
+    return [group[i:i + MAX_RUNS] for group in by_key.values()
+            for i in range(0, len(group), MAX_RUNS)]
+
+
+class StackedRuns:
     def __init__(self, cfg: Config, members: list, dataset):
         """`members`: (Keras model, optimizer) of each run, built from configs that differ
         only in `init` and `seed` (so the shapes and the optimizer agree)."""
@@ -46,22 +65,23 @@ class Stack:
         self.k = len(members)  # the runs
         # A lone run with a curved activation trains beside a twin of itself (see above).
         self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
-        self._size = self.k + self.twin  # the stack's leading dimension
+        self._slots = self.k + self.twin  # the stack's leading dimension
         self.eval_batch_size = cfg.eval.batch_size
         self._activation = keras.activations.get(cfg.model.activation)
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
-        self._data = [tf.constant(a.reshape(len(a), -1) if a.ndim > 1 else a)
-                      for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
-        self._members = members * (1 + self.twin)  # the owner of each slot of the stack
-        member_vars = [m.trainable_variables for m, _ in self._members]
-        # Kernels and biases in the members' own order (k0, b0, k1, b1, ...).
-        self.variables = [tf.Variable(_stack(own), name=f"stacked_{i}")
-                          for i, own in enumerate(zip(*member_vars))]
+        self._x_train, self._x_test = (tf.constant(x.reshape(len(x), -1))
+                                       for x in (dataset.x_train, dataset.x_test))
+        self._y_train, self._y_test = tf.constant(dataset.y_train), tf.constant(dataset.y_test)
+        self._owners = members * (1 + self.twin)  # the run that owns each slot
+        owned = [m.trainable_variables for m, _ in self._owners]
+        # Kernels and biases in the runs' own order (k0, b0, k1, b1, ...).
+        self.variables = [tf.Variable(_stacked(own), name=f"stacked_{i}")
+                          for i, own in enumerate(zip(*owned))]
         self.optimizer = models.build_optimizer(cfg)
         self.optimizer.build(self.variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         # Per run: running sums of train loss, accuracy and steps since the last log point.
-        self.sums = tf.Variable(tf.zeros((self._size, 3), tf.float64), trainable=False)
+        self.sums = tf.Variable(tf.zeros((self._slots, 3), tf.float64), trainable=False)
         self._host_copy = None  # (step, weights, optimizer state) as numpy: _host()
         self.train_step = tf.function(self._train_step, jit_compile=True, autograph=False)
         self.evaluate_chunk = tf.function(self._evaluate_chunk, jit_compile=True, autograph=False)
@@ -69,18 +89,18 @@ class Stack:
     # --- moving state between the runs' own objects and the stack -------------------
 
     def _optimizer_pairs(self):
-        return zip(self.optimizer.variables, *[o.variables for _, o in self._members])
+        return zip(self.optimizer.variables, *[o.variables for _, o in self._owners])
 
     def load(self, step: int, sums: np.ndarray | None = None) -> None:
         """Copy the runs' weights and optimizer state (restored or fresh) into the stack,
         with the step and, per run, the running train sums (K, 3)."""
-        for stacked, *own in zip(self.variables, *[m.trainable_variables for m, _ in self._members]):
-            stacked.assign(_stack(own))
+        for stacked, *own in zip(self.variables, *[m.trainable_variables for m, _ in self._owners]):
+            stacked.assign(_stacked(own))
         for stacked, *own in self._optimizer_pairs():
             if tuple(stacked.shape) == tuple(own[0].shape):  # scalars: iterations, rate
                 stacked.assign(own[0])
             else:
-                stacked.assign(_stack(own))
+                stacked.assign(_stacked(own))
         self.step.assign(step)
         self._host_copy = None
         if sums is not None:
@@ -88,7 +108,7 @@ class Stack:
 
     def store(self, index: int) -> None:
         """Copy run `index`'s slice of the stack back into its model and optimizer."""
-        model, optimizer = self._members[index]
+        model, optimizer = self._owners[index]
         weights, slots = self._host()
         for value, own in zip(weights, model.trainable_variables):
             own.assign(np.reshape(value[index], own.shape))
@@ -129,7 +149,7 @@ class Stack:
     def _batch(self, x_all, y_all, idx, count):
         import tensorflow as tf
 
-        x = tf.cast(tf.gather(x_all, idx), tf.float32) / 255.0  # pixels to [0, 1]
+        x = batches.scale_pixels(tf.cast(tf.gather(x_all, idx), tf.float32))
         x = tf.reshape(x, tf.concat([tf.shape(idx), [-1]], 0))
         mask = tf.range(tf.shape(idx)[-1]) < count
         return x, tf.cast(tf.gather(y_all, idx), tf.int32), mask
@@ -140,7 +160,7 @@ class Stack:
 
         if self.twin:
             idx = tf.concat([idx, idx], 0)
-        x, y, mask = self._batch(self._data[0], self._data[1], idx, count)
+        x, y, mask = self._batch(self._x_train, self._y_train, idx, count)
         n = tf.cast(count, tf.float32)
         with tf.GradientTape() as tape:
             logits = self._logits(x)
@@ -160,7 +180,7 @@ class Stack:
         sums differ from a stack of one's."""
         import tensorflow as tf
 
-        x, y, _ = self._batch(self._data[2], self._data[3], idx, 0)
+        x, y, _ = self._batch(self._x_test, self._y_test, idx, 0)
         logits = self._logits(x)
         return _cross_entropy(logits, y), tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y)
 
@@ -168,12 +188,12 @@ class Stack:
         """Test loss and accuracy of every run of the stack. The sums are taken here, in
         float64 and one fixed order, because XLA's in-graph sum over a long axis is not
         the same for K = 1 as for K > 1."""
-        n = int(self._data[3].shape[0])
-        loss, hits = np.zeros(self._size), np.zeros(self._size)
+        n = int(self._y_test.shape[0])
+        loss, hits = np.zeros(self._slots), np.zeros(self._slots)
         for start in range(0, n, self.eval_batch_size):
-            idx, count = data.pad(np.arange(start, min(n, start + self.eval_batch_size)),
-                             self.eval_batch_size)
-            chunk_loss, chunk_hits = self.evaluate_chunk(np.tile(idx, (self._size, 1)))
+            idx, count = batches.pad(np.arange(start, min(n, start + self.eval_batch_size)),
+                                     self.eval_batch_size)
+            chunk_loss, chunk_hits = self.evaluate_chunk(np.tile(idx, (self._slots, 1)))
             loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
             hits += chunk_hits.numpy()[:, :count].sum(axis=1)
         return [{"test_loss": float(loss[i] / n), "test_accuracy": float(hits[i] / n)}
@@ -187,11 +207,10 @@ class Stack:
         return sums[:self.k]
 
 
-def _stack(variables) -> np.ndarray:
+def _stacked(variables) -> np.ndarray:
     """The runs' values of one variable as one array; a bias (n,) is stacked as (1, n), to
     broadcast over the batch."""
     return np.stack([v.numpy()[None, :] if len(v.shape) == 1 else v.numpy() for v in variables])
-
 
 
 def _dense(h, kernel, bias):

@@ -8,7 +8,7 @@ layer's output before its activation, as a Linear module's output in the usual
 implementations; the logits layer is scaled too, as in the paper.
 
 Deterministic for a seed: the batch is the first `batch` images of the run's first epoch
-(data.first_rows) and the orthogonal start is seeded per layer. It runs once, before the
+(batches.first_rows) and the orthogonal start is seeded per layer. It runs once, before the
 first step; a resumed run restores the rescaled weights from its checkpoint.
 """
 
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from initcmp import data as data_mod, models
+from initcmp import batches, models
 from initcmp.config import Config
 from initcmp.data import Dataset
 
@@ -27,23 +27,22 @@ def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
     """Rescale `model`'s kernels in place; return one log entry per layer:
     {"layer", "iterations", "variance_before", "variance"}."""
     import keras
-    import tensorflow as tf
 
     params = cfg.init.params
-    x, _ = data_mod.first_rows(dataset, cfg.seed, params["batch"])
+    x, _ = batches.first_rows(dataset, cfg.seed, params["batch"])
     layers = models.dense_layers(model)
-    h = tf.reshape(tf.convert_to_tensor(x), (len(x), -1))
+    h = models.flat_images(x)
     activation = keras.activations.get(cfg.model.activation)
     log = []
     for i, layer in enumerate(layers):
         # The layers below are final, so this layer's input `h` is fixed while it is scaled.
-        pre = tf.matmul(h, layer.kernel) + layer.bias
+        pre = models.pre_activation(layer, h)
         before = variance = _variance(pre)
         iterations = 0
         while (abs(variance - 1.0) >= params["tol"] and iterations < params["max_iter"]
                and math.isfinite(variance) and variance > 0):
             layer.kernel.assign(layer.kernel / np.float32(math.sqrt(variance)))
-            pre = tf.matmul(h, layer.kernel) + layer.bias
+            pre = models.pre_activation(layer, h)
             variance = _variance(pre)
             iterations += 1
         log.append({"layer": layer.name, "iterations": iterations,

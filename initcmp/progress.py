@@ -1,4 +1,5 @@
-"""What a person sees on the terminal while runs train: rich progress bars on stderr (the
+"""What a person sees while runs train. `Reporter` is what the library tells its caller
+(no-ops by default); `ConsoleReporter` draws it: rich progress bars on stderr (the
 comparison's runs, and the current run's steps) and one fixed-format line per epoch.
 stdout stays free for results and `--json`."""
 
@@ -8,7 +9,23 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from initcmp.train import Reporter
+from initcmp.config import Config
+
+
+class Reporter:
+    """What a caller sees of runs while they train. The CLI draws with `ConsoleReporter`;
+    these no-ops are the library's default, which prints nothing. `compare_start` and
+    `skipped` come from a comparison; `start` and `progress` from each group of runs
+    trained together (a run alone is a group of one); `note`, `epoch_end` and `finish`
+    from each run."""
+
+    def compare_start(self, runs: int): ...
+    def skipped(self, cfg: Config, result: dict): ...
+    def start(self, cfgs: list[Config], total_steps: int, resumed_from_step: int, source: str): ...
+    def progress(self, step: int, metrics: list[dict]): ...
+    def note(self, line: str): ...
+    def epoch_end(self, line: str): ...
+    def finish(self, result: dict): ...
 
 
 class ConsoleReporter(Reporter):

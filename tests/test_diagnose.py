@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from initcmp import config, data, diagnose, initializers, lsuv, models, train
+from initcmp import batches, data, diagnose, initializers, lsuv, models, runtime, train
+from runs import load_config
 
 DEEP = "model.hidden=[128, 128, 128, 128, 128, 128, 128, 128, 128, 128, " \
        "128, 128, 128, 128, 128, 128, 128, 128, 128, 128]"
@@ -18,12 +19,12 @@ DEEP = "model.hidden=[128, 128, 128, 128, 128, 128, 128, 128, 128, 128, " \
 
 @pytest.fixture(scope="module")
 def syn():
-    train.tensorflow()
+    runtime.tensorflow()
     return data.synthetic(n_train=1000, n_test=100)
 
 
 def cfg_for(init="he", *extra, seed=0):
-    return config.load(init=init, seed=seed, overrides=("data.name=synthetic",) + tuple(extra))
+    return load_config(init=init, seed=seed, overrides=("data.name=synthetic",) + tuple(extra))
 
 
 def act_stds(result):
@@ -117,7 +118,7 @@ def test_dead_relu_units_and_saturated_sigmoid_units(syn):
     cfg = cfg_for("he", "model.hidden=[64, 64]")
     model = models.build_model(cfg)
     models.dense_layers(model)[1].bias.assign(np.full(64, -100.0, np.float32))
-    x, y = data.first_rows(syn, 0, 32)
+    x, y = batches.first_rows(syn, 0, 32)
     rows, _ = diagnose.measure(model, cfg, x, y)
     assert rows[0]["dead_fraction"] < 0.5 and rows[1]["dead_fraction"] == 1.0
     assert rows[2]["dead_fraction"] is None  # logits
@@ -138,7 +139,7 @@ def test_lsuv_reaches_unit_variance_deterministically(syn):
     log = lsuv.apply(model, cfg, syn)
     assert [e["layer"] for e in log] == ["hidden_0", "hidden_1", "hidden_2", "logits"]
     assert any(e["iterations"] >= 1 for e in log)
-    x, _ = data.first_rows(syn, 0, 200)
+    x, _ = batches.first_rows(syn, 0, 200)
     for pre, _ in models.forward(model, cfg.model.activation, x):
         assert abs(np.var(pre.numpy().astype(np.float64)) - 1.0) < 0.01
     assert not np.array_equal(model.weights[0].numpy(), orthogonal[0])

@@ -10,9 +10,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from initcmp import compare, config, data
+from initcmp import compare, data
 from initcmp.cli import main
-from runs import finished_runs as records
+from runs import finished_runs as records, load_config
 
 SYN = ["--set", "data.name=synthetic", "--set", "checkpoint.every_steps=8",
        "--inits", "he,glorot", "--seeds", "2"]
@@ -59,7 +59,7 @@ def test_a_killed_task_is_retried_and_ends_with_the_same_numbers(tmp_path, local
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
              log_to_driver=False, runtime_env={"env_vars": {"INITCMP_KILL_AT": "step:13"}})
     try:
-        cfg = config.load(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
+        cfg = load_config(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
                                      'compare.inits=["he", "glorot"]', "compare.seeds=[0, 1]",
                                      "compare.executor=ray", "ray.retries=3"))
         compare.run(cfg, data.synthetic, checkpoint_root=tmp_path / "checkpoints",

@@ -13,16 +13,16 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from initcmp import config, records
+from initcmp import records
 from initcmp.cli import main
 from initcmp.errors import CheckpointError
-from runs import finished_runs
+from runs import finished_runs, load_config
 
 SYN = ["--set", "data.name=synthetic"]
 
 
 def paths_for(tmp_path, init="he", seed=0):
-    cfg = config.load(init=init, seed=seed, overrides=("data.name=synthetic",))
+    cfg = load_config(init=init, seed=seed, overrides=("data.name=synthetic",))
     return records.RunPaths.of(cfg, tmp_path / "checkpoints", tmp_path / "logs")
 
 
@@ -93,10 +93,11 @@ def test_compare_refuses_when_one_of_its_runs_is_held_and_trains_nothing(tmp_pat
 # --- corrupted checkpoints ---------------------------------------------------------------
 
 from initcmp import data, train  # noqa: E402
+from initcmp.progress import Reporter  # noqa: E402
 from initcmp.errors import Interrupted  # noqa: E402
 
 
-class Notes(train.Reporter):
+class Notes(Reporter):
     """Keeps the reporter's notes; raises KeyboardInterrupt at `stop_at` (a Ctrl-C)."""
 
     def __init__(self, stop_at=None):
@@ -116,7 +117,7 @@ def syn():
 
 
 def _cfg():
-    return config.load(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
+    return load_config(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
                                   "log.every_steps=1", "train.epochs=2"))
 
 

@@ -5,8 +5,10 @@ keep their own records, checkpoints, divergence and resume. Synthetic data throu
 import numpy as np
 import pytest
 
-from initcmp import config, data, fused, records, train
+from initcmp import batches, data, fused, records, runtime, train
+from initcmp.progress import Reporter
 from initcmp.errors import Interrupted
+from runs import load_config
 
 SYN = ("data.name=synthetic",)
 IGNORED = ("seconds", "trained_with", "checkpoint_dir", "log_dir", "resumed_from_step")
@@ -18,7 +20,7 @@ def syn():
 
 
 def cfgs(*extra, runs=(("random", 0), ("glorot", 1), ("he", 0), ("he", 2))):
-    return [config.load(init=i, seed=s, overrides=SYN + extra) for i, s in runs]
+    return [load_config(init=i, seed=s, overrides=SYN + extra) for i, s in runs]
 
 
 def same(result):
@@ -50,7 +52,7 @@ def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):
 
 
 def test_a_diverging_run_leaves_its_stack_and_the_others_are_untouched(tmp_path, syn):
-    runs = [config.load(init="random", seed=0, overrides=SYN + ("init.stddev=1.0e+30",)),
+    runs = [load_config(init="random", seed=0, overrides=SYN + ("init.stddev=1.0e+30",)),
             *cfgs(runs=(("he", 0), ("glorot", 1)))]
     together = many(tmp_path / "fused", runs, syn)
     assert [r["diverged"] for r in together] == [True, False, False]
@@ -64,7 +66,7 @@ def test_ctrl_c_saves_every_run_of_the_stack_and_the_rerun_matches(tmp_path, syn
     runs = cfgs("train.epochs=2", "checkpoint.every_steps=5", "log.every_steps=1")
     whole = many(tmp_path / "whole", runs, syn)
 
-    class CtrlC(train.Reporter):
+    class CtrlC(Reporter):
         def progress(self, step, metrics):
             if step == 31:
                 raise KeyboardInterrupt
@@ -84,7 +86,7 @@ def test_one_by_one_when_fuse_is_off(tmp_path, syn):
 
 
 def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
-    tf = train.tensorflow()
+    tf = runtime.tensorflow()
     x = np.random.default_rng(0).standard_normal((3, 37, 5)).astype(np.float32)
     total = fused.ordered_sum(tf.constant(x), axis=1).numpy()
     np.testing.assert_allclose(total, x.sum(axis=1), rtol=1e-5, atol=1e-5)
@@ -93,5 +95,5 @@ def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
 
 
 def test_pad_marks_the_real_rows():
-    idx, count = data.pad(np.array([[5, 6, 7]]), 5)
+    idx, count = batches.pad(np.array([[5, 6, 7]]), 5)
     assert idx.tolist() == [[5, 6, 7, 0, 0]] and count == 3 and idx.dtype == np.int32

@@ -11,8 +11,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from initcmp import config, data, models, records, train
+from initcmp import batches, config_load, data, evaluate, models, records, runtime, train
+from initcmp.progress import Reporter
 from initcmp.errors import CheckpointError, Interrupted
+from runs import load_config
 
 SYN = ("data.name=synthetic",)
 
@@ -23,7 +25,7 @@ def syn():
 
 
 def cfg_for(init="he", *extra, seed=0):
-    return config.load(init=init, seed=seed, overrides=SYN + tuple(extra))
+    return load_config(init=init, seed=seed, overrides=SYN + tuple(extra))
 
 
 def run_in(tmp, cfg, dataset, **kw):
@@ -35,7 +37,7 @@ def metrics_without_time(tmp, cfg):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
-class StopAt(train.Reporter):
+class StopAt(Reporter):
     """Raises `exc` when training reports `step` (log.every_steps=1 reports every step)."""
 
     def __init__(self, step, exc):
@@ -47,13 +49,13 @@ class StopAt(train.Reporter):
 
 
 def test_default_model_has_the_notebooks_parameter_count():
-    model = models.build_model(config.load())
+    model = models.build_model(load_config())
     assert model.count_params() == 269_322  # 784*256+256 + 256*256+256 + 256*10+10
 
 
 @pytest.mark.slow
 def test_short_real_mnist_run_learns(tmp_path, mnist):
-    cfg = config.load(init="he", overrides=("data.train_limit=4000",))
+    cfg = load_config(init="he", overrides=("data.train_limit=4000",))
     limited = data.Dataset(mnist.x_train[:4000], mnist.y_train[:4000], mnist.x_test,
                            mnist.y_test, "mnist subset")
     result = run_in(tmp_path, cfg, limited)
@@ -106,15 +108,17 @@ def test_ctrl_c_saves_and_resumes_exactly(tmp_path, syn):
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from initcmp import config, data, train
+    from initcmp import config_load, data, train
+    from initcmp.progress import Reporter
 
-    class Kill(train.Reporter):
+    class Kill(Reporter):
         def progress(self, step, metrics):
             if step == int(sys.argv[2]):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    cfg = config.load(init="he", overrides=("data.name=synthetic", "log.every_steps=1",
-                                            "checkpoint.every_steps=4", "train.epochs=2"))
+    cfg = config_load.load(None, [config_load.parse_set(item) for item in (
+        "init.name=he", "data.name=synthetic", "log.every_steps=1",
+        "checkpoint.every_steps=4", "train.epochs=2")])
     train.run(cfg, data.synthetic(), checkpoint_root=sys.argv[1] + "/ck",
               log_root=sys.argv[1] + "/logs", reporter=Kill())
 """)
@@ -159,14 +163,14 @@ def test_resume_with_a_different_model_is_refused_by_name(tmp_path, syn):
 def test_eval_equals_train(tmp_path, syn):
     cfg = cfg_for("lecun_normal")
     trained = run_in(tmp_path, cfg, syn)
-    evaluated = train.evaluate_run(cfg, syn, checkpoint_root=tmp_path / "ck")
+    evaluated = evaluate.evaluate_run(cfg, syn, checkpoint_root=tmp_path / "ck")
     for key in ("test_accuracy", "test_loss", "step", "epoch", "weights_sha256"):
         assert evaluated[key] == trained[key], key
 
 
 def test_eval_without_a_checkpoint_says_how_to_train(tmp_path, syn):
     with pytest.raises(CheckpointError, match="initcmp train --init he --seed 3"):
-        train.evaluate_run(cfg_for("he", seed=3), syn, checkpoint_root=tmp_path)
+        evaluate.evaluate_run(cfg_for("he", seed=3), syn, checkpoint_root=tmp_path)
 
 
 def test_divergence_is_recorded_not_raised(tmp_path, syn):
@@ -184,7 +188,7 @@ def test_run_records_and_tensorboard(tmp_path, syn):
     run_in(tmp_path, cfg, syn)
     paths = records.RunPaths.of(cfg, tmp_path / "ck", tmp_path / "logs")
     assert paths.logs == tmp_path / "logs" / "mnist_mlp" / "he-s0"
-    assert config.from_dict(config.read_yaml(paths.logs / "config.yaml")) == cfg
+    assert config_load.from_dict(config_load.read_yaml(paths.logs / "config.yaml")) == cfg
     assert [r["step"] for r in records.read_metrics(paths)] == [10, 20, 24]
     assert json.loads(paths.result.read_text())["step"] == 24
     events = EventAccumulator(str(paths.logs), size_guidance={"tensors": 0})
@@ -212,14 +216,14 @@ def test_the_xla_cache_keeps_only_its_newest_entries(tmp_path):
         path = tmp_path / f"entry{i}"
         path.write_text("x")
         os.utime(path, (1000 + i, 1000 + i))
-    train._prune(tmp_path, 3)
+    runtime.prune(tmp_path, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entry2", "entry3", "entry4"]
 
 
 def test_epoch_order_is_shared_across_initializers():
     # The paired design: the order depends on (seed, epoch) and never on the initializer.
-    assert np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 0))
-    assert not np.array_equal(data.epoch_order(100, 3, 0), data.epoch_order(100, 3, 1))
+    assert np.array_equal(batches.epoch_order(100, 3, 0), batches.epoch_order(100, 3, 0))
+    assert not np.array_equal(batches.epoch_order(100, 3, 0), batches.epoch_order(100, 3, 1))
 
 
 def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):

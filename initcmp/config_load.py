@@ -1,0 +1,299 @@
+"""How a config is made: defaults, then the `--config` YAML file, then overrides in order.
+
+Each command-line flag is an Override of one dotted key, like each `--set key=value`
+(cli.py: `--epochs 2` is Override("train.epochs", 2, "--epochs")). Each step remembers
+which source last set each dotted key, so an error names where the bad value came from
+(the file, the flag, `--set KEY`, else `defaults`). No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from initcmp import initializers
+from initcmp.config import Config, InitConfig, check_value, suggest, to_dict, yaml_type
+from initcmp.errors import ConfigError
+
+DEFAULTS = "defaults"  # the source of every key nothing else set
+
+
+@dataclass(frozen=True)
+class Override:
+    """A parsed value for a dotted key; errors name its `source`: `--epochs`, `--set KEY`."""
+
+    key: str
+    value: Any
+    source: str
+
+
+def load(path: str | Path | None = None, overrides: Sequence[Override] = ()) -> Config:
+    """Resolve a config: the defaults, the YAML file at `path`, then each override in order."""
+    raw, sources = to_dict(Config()), _Sources(DEFAULTS)
+    if path is not None:
+        _merge(raw, read_yaml(path), str(path), sources)
+    for override in overrides:
+        _apply(raw, override, sources)
+    return from_dict(raw, DEFAULTS, sources.by_key)
+
+
+def parse_set(item: str) -> Override:
+    """`--set KEY=VALUE` as an Override; VALUE is YAML (`[512, 512]`, `null`, `1e-3`)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=2")
+    try:
+        value = yaml.load(text, Loader=_StrictLoader) if text.strip() else None  # noqa: S506
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+    return Override(key.strip(), value, f"--set {key.strip()}")
+
+
+def for_run(cfg: Config, init: str, seed: int) -> Config:
+    """One run of a comparison: `cfg` with this initializer (its parameters only if it is
+    the config's own: rule 2 of _put_init) and seed."""
+    raw, sources = to_dict(cfg), _Sources("compare")
+    for override in (Override("init.name", init, "compare"), Override("seed", seed, "compare")):
+        _apply(raw, override, sources)
+    return from_dict(raw, "compare", sources.by_key)
+
+
+# --- reading YAML --------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, plus: a key given twice in one mapping is an error, not last-wins."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain name, not a list or mapping",
+                    key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads `1e-3` (no dot) as a string; accept it as the number everyone means.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read one YAML mapping from a file; every failure names the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{where}: YAML error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML error: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        raise ConfigError(f"{path}: config file is empty; expected a mapping of keys")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, "
+                          f"not {yaml_type(data)}")
+    return data
+
+
+# --- merging, remembering who set what -----------------------------------------------
+
+
+def _under(key: str, section: str) -> bool:
+    return key == section or key.startswith(f"{section}.")
+
+
+class _Sources:
+    """Which source last set each dotted key (newest last); unset keys: `default`."""
+
+    def __init__(self, default: str, by_key: Mapping[str, str] | None = None):
+        self.default, self.by_key = default, dict(by_key or {})
+
+    def set(self, key: str, source: str) -> None:
+        self.drop(key)  # a section set whole: what set its keys before is gone
+        self.by_key[key] = source
+
+    def drop(self, key: str) -> None:
+        self.by_key = {k: s for k, s in self.by_key.items() if not _under(k, key)}
+
+    def of(self, key: str) -> str:
+        """Who set dotted `key`, or the section above it that was set whole."""
+        while key not in self.by_key:
+            if "." not in key:
+                return self.default
+            key = key.rsplit(".", 1)[0]
+        return self.by_key[key]
+
+    def newest(self, section: str) -> str:
+        """Who set `section`, or a key in it, last."""
+        hits = [s for k, s in self.by_key.items() if _under(k, section)]
+        return hits[-1] if hits else self.default
+
+
+def _merge(base: dict, new: dict, source: str, sources: _Sources, prefix: str = "") -> None:
+    """Merge a file's mapping into `base`; sections merge key by key, values replace."""
+    for key, value in new.items():
+        dotted = f"{prefix}{key}"
+        if dotted == "init":
+            _put_init(base, value, source, sources)
+        elif isinstance(base.get(key), dict) and isinstance(value, dict):
+            _merge(base[key], value, source, sources, prefix=f"{dotted}.")
+        else:
+            base[key] = value
+            sources.set(dotted, source)
+
+
+def _apply(raw: dict, override: Override, sources: _Sources) -> None:
+    key, value, source = override.key, override.value, override.source
+    if key == "init":
+        _put_init(raw, value, source, sources)
+    elif key.count(".") == 1 and key.startswith("init.") and isinstance(raw.get("init"), dict):
+        _put_init(raw, {key[len("init."):]: value}, source, sources)
+    else:  # (also `init.X` while `init` is no mapping: _set_dotted says so)
+        _set_dotted(raw, key, value, source, sources)
+
+
+def _set_dotted(raw: dict, key: str, value: Any, source: str, sources: _Sources) -> None:
+    *parents, leaf = key.split(".")
+    node = raw
+    for depth, part in enumerate(parents):
+        dotted = ".".join(parents[: depth + 1])
+        if part not in node:
+            raise ConfigError(f"{source}: unknown key {dotted!r}{suggest(key)}")
+        node = node[part]
+        if not isinstance(node, dict):  # a section set to a value: blame its setter
+            section = dataclasses.is_dataclass(getattr(Config, dotted, None))
+            where = sources.of(dotted) if section else source
+            raise ConfigError(f"{where}: {dotted!r} must be a mapping, not {yaml_type(node)}")
+    node[leaf] = value
+    sources.set(key, source)
+
+
+# --- the `init` section: all its rules ----------------------------------------------
+
+
+def _shorthand(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _put_init(raw: dict, value: Any, source: str, sources: _Sources) -> None:
+    """Set `init`, or some of its keys, in a raw config. `init` is the one section whose
+    keys depend on a value: `name` picks an initializer, its parameters sit beside it
+    (`init: {name: random, stddev: 0.5}`). For every source (a file, `--init`, `--set
+    init=...`, `--set init.name=...`, for_run; from_dict for rules 1 and 3):
+      1. `init: NAME` is short for `init: {name: NAME}`.
+      2. A different initializer name drops the previous initializer's parameters: the
+         new one gets its defaults plus whatever is given beside the name. The same
+         name (or none) keeps them; the keys given replace theirs one by one.
+      3. The parameters are checked against that initializer's (initializers.py) and
+         all end up explicit in the Config, defaults filled in (_build_init).
+    """
+    value = _shorthand(value)
+    current = raw.get("init")
+    if not isinstance(value, dict):  # not a mapping: _build_init says so
+        raw["init"] = value
+        sources.set("init", source)
+        return
+    named = current.get("name") if isinstance(current, dict) else None
+    if not isinstance(current, dict) or value.get("name", named) != named:
+        current = raw["init"] = {}  # rule 2: another initializer, or `init` was no mapping
+        sources.drop("init")
+    for key, item in value.items():
+        current[key] = item
+        sources.set(f"init.{key}", source)
+
+
+def _build_init(raw: Any, sources: _Sources) -> InitConfig:
+    """The InitConfig of a raw `init` section, by rules 1 and 3 (_put_init)."""
+    raw = _shorthand(raw)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{sources.of('init')}: 'init' must be a mapping, not {yaml_type(raw)}")
+    name = raw.get("name", InitConfig.name)
+    if not isinstance(name, str):
+        raise ConfigError(f"{sources.of('init.name')}: 'init.name' must be a string, "
+                          f"not {yaml_type(name)}")
+    try:
+        spec = initializers.get(name)
+    except ConfigError as exc:  # it lists the valid names; add where the name came from
+        raise ConfigError(f"{sources.of('init.name')}: 'init.name': {exc}") from None
+    for key in raw:
+        if key != "name" and key not in spec.params:
+            known = ", ".join(spec.params) or "none"
+            raise ConfigError(f"{sources.of(f'init.{key}')}: unknown key 'init.{key}' for "
+                              f"initializer {name!r} (its parameters: {known})")
+    params = {}
+    for key, param in spec.params.items():
+        value, where = raw.get(key, param.default), sources.of(f"init.{key}")
+        names = param.rules.get("names", ())
+        if names and isinstance(value, str):  # `gain: tanh`: a number named by activation
+            if value not in names:
+                raise ConfigError(f"{where}: 'init.{key}' must be a number or one of "
+                                  f"{', '.join(names)}, not {value!r}")
+            params[key] = value
+            continue
+        params[key] = check_value(value, type(param.default), param.rules, where, f"init.{key}")
+    try:
+        initializers.check_params(name, params)
+    except ConfigError as exc:
+        raise ConfigError(f"{sources.newest('init')}: {exc}") from None
+    return InitConfig(name=name, params=types.MappingProxyType(params))
+
+
+# --- checking, to a Config ----------------------------------------------------------
+
+
+def from_dict(raw: Mapping, source: str = "config",
+              sources: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from a nested mapping, naming the first bad key and where it came
+    from: `sources[key]` (or of the section above it that was set whole), else `source`."""
+    return _build(Config, raw, _Sources(source, sources), prefix="")
+
+
+def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
+    if cls is InitConfig:
+        return _build_init(raw, sources)
+    if not isinstance(raw, Mapping):
+        section = prefix.rstrip(".") or "config"
+        raise ConfigError(f"{sources.of(section)}: {section!r} must be a mapping, "
+                          f"not {yaml_type(raw)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            dotted = f"{prefix}{key}"
+            raise ConfigError(f"{sources.of(dotted)}: unknown key {dotted!r}{suggest(dotted)}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        dotted = f"{prefix}{f.name}"
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            values[f.name] = _build(hint, raw[f.name], sources, prefix=f"{dotted}.")
+        else:
+            values[f.name] = check_value(raw[f.name], hint, f.metadata.get("rules", {}),
+                                         sources.of(dotted), dotted)
+    return cls(**values)

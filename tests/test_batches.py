@@ -1,0 +1,54 @@
+"""The epoch order, and the one pixel scaling that probes and training steps share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from initcmp import batches, data
+
+
+def test_epoch_order():
+    n = 1000
+    order = batches.epoch_order(n, seed=0, epoch=0)
+    assert order.shape == (n,)
+    assert np.array_equal(np.sort(order), np.arange(n))
+    assert np.array_equal(order, batches.epoch_order(n, seed=0, epoch=0))
+    assert not np.array_equal(order, np.arange(n))
+    others = [batches.epoch_order(n, seed=s, epoch=e) for s, e in [(0, 1), (0, 2), (1, 0), (2, 0)]]
+    for other in others:
+        assert np.array_equal(np.sort(other), np.arange(n))
+        assert not np.array_equal(order, other)
+    assert not np.array_equal(others[0], others[2])  # (0, 1) vs (1, 0)
+
+
+def test_scale_pixels_is_float32_division_by_255():
+    x = np.arange(256, dtype=np.float32)  # every pixel value
+    scaled = batches.scale_pixels(x)
+    assert scaled.dtype == np.float32
+    assert np.array_equal(scaled.view(np.uint32), (x / np.float32(255.0)).view(np.uint32))
+    assert scaled[0] == 0.0 and scaled[255] == 1.0
+
+
+def test_scale_pixels_same_bits_in_tensorflow():
+    import tensorflow as tf
+
+    x = np.arange(256, dtype=np.float32)
+    from_tf = batches.scale_pixels(tf.constant(x)).numpy()
+    assert from_tf.dtype == np.float32
+    assert np.array_equal(from_tf.view(np.uint32), batches.scale_pixels(x).view(np.uint32))
+
+
+def test_first_rows():
+    syn = data.synthetic(n_train=300, n_test=10)
+    x, y = batches.first_rows(syn, seed=3, n=50)
+    rows = batches.epoch_order(300, 3, 0)[:50]
+    assert x.dtype == np.float32 and x.shape == (50, 28, 28)
+    assert y.dtype == np.int32 and np.array_equal(y, syn.y_train[rows])
+    expected = syn.x_train[rows].astype(np.float32) / np.float32(255.0)
+    assert np.array_equal(x.view(np.uint32), expected.view(np.uint32))
+
+
+def test_pad():
+    idx, count = batches.pad(np.array([[5, 6, 7]]), 5)
+    assert idx.dtype == np.int32 and idx.tolist() == [[5, 6, 7, 0, 0]]
+    assert count == 3 and count.dtype == np.int32
