@@ -1,10 +1,11 @@
 # Quick start: `make run` (the main job) and `make test`. Both install first.
+# `make check` is the fast tier (lint, the import contract, the fast tests: under a minute).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test faults bench clean
+.PHONY: install run lint check test faults bench clean
 
 install: $(STAMP)
 
@@ -20,14 +21,23 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(BIN)/initcmp compare
 
-test: install
+# ruff (lint and format) and import-linter's layer contract (pyproject.toml).
+lint: install
+	$(BIN)/ruff check initcmp tests benchmarks
+	$(BIN)/ruff format --check initcmp tests benchmarks
+	$(BIN)/lint-imports
+
+check: lint
+	$(BIN)/python -m pytest -q -m fast
+
+test: lint
 	$(BIN)/python -m pytest -q
 
-# A benchmark, not a test: a few minutes, writes benchmarks/results.md. PyTorch is the
-# issue's reference peer; the machine's local wheel is used when there is one.
 faults: install  # kill -9 at every fault point, then resume (make test runs a short form)
 	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
+# A benchmark, not a test: a few minutes, writes benchmarks/results.md. PyTorch is the
+# issue's reference peer; the machine's local wheel is used when there is one.
 bench: install
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "no torch: its row is skipped"
 	$(BIN)/python benchmarks/bench.py

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import batches as batching, config_load, data, fused, models, runtime, train
+from initcmp import batches as batching, config_load, data, fused, models, runtime
 from initcmp.config import DataConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,12 +55,16 @@ def peak_gflops(tf) -> float:
             out = matmul(a)
         out.numpy()
         return (time.perf_counter() - start) / 5
-    return 2 * 2048 ** 3 / best(once, 5) / 1e9
+
+    return 2 * 2048**3 / best(once, 5) / 1e9
 
 
 def stack_of(k: int, mnist, timed=True):
-    cfgs = [config_load.for_run(config_load.load(), init, seed)
-            for init in ("random", "glorot", "he") for seed in range(3)][:k]
+    cfgs = [
+        config_load.for_run(config_load.load(), init, seed)
+        for init in ("random", "glorot", "he")
+        for seed in range(3)
+    ][:k]
     members = []
     for cfg in cfgs:
         model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
@@ -81,6 +85,7 @@ def stack_of(k: int, mnist, timed=True):
             stack.train_step(*batch)
         stack.step.numpy()
         return (time.perf_counter() - start) / STEPS
+
     return once
 
 
@@ -93,8 +98,9 @@ def step_parts(k: int, mnist, tf):
     rng = np.random.default_rng(0)
     kernels = stack.variables[0::2]
     x = tf.constant(rng.random((k, 128, 784), np.float32))
-    dys = [tf.constant(rng.standard_normal((k, 128, w.shape[-1])).astype(np.float32))
-           for w in kernels]
+    dys = [
+        tf.constant(rng.standard_normal((k, 128, w.shape[-1])).astype(np.float32)) for w in kernels
+    ]
 
     @tf.function(jit_compile=True, autograph=False)
     def matmuls():
@@ -108,8 +114,9 @@ def step_parts(k: int, mnist, tf):
                 out.append(tf.matmul(dy, w, transpose_b=True))
         return h, out
 
-    grads = [tf.constant(rng.standard_normal(v.shape).astype(np.float32) * 1e-3)
-             for v in stack.variables]
+    grads = [
+        tf.constant(rng.standard_normal(v.shape).astype(np.float32) * 1e-3) for v in stack.variables
+    ]
 
     @tf.function(jit_compile=True, autograph=False)
     def update():
@@ -125,7 +132,9 @@ def step_parts(k: int, mnist, tf):
                 out = fn()
             tf.nest.map_structure(lambda t: t.numpy(), out)
             return (time.perf_counter() - start) / n
+
         return once
+
     return timer(matmuls), timer(update)
 
 
@@ -135,8 +144,11 @@ def keras_fit(mnist):
     keras.utils.set_random_seed(0)  # fit shuffles; op determinism wants a seed
     cfg = config_load.load()
     model = models.build_model(cfg)
-    model.compile(optimizer=models.build_optimizer(cfg), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=models.build_optimizer(cfg),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     x = mnist.x_train.astype(np.float32) / 255.0
     model.fit(x, mnist.y_train, batch_size=128, epochs=1, verbose=0)  # trace and warm up
 
@@ -144,6 +156,7 @@ def keras_fit(mnist):
         start = time.perf_counter()
         model.fit(x, mnist.y_train, batch_size=128, epochs=1, verbose=0)
         return time.perf_counter() - start
+
     return once
 
 
@@ -161,18 +174,25 @@ def notebook_loop(mnist, tf, steps=40):
         return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=model(x)))
 
     def accuracy(x, y):
-        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(model(x), 1), tf.argmax(y, 1)), tf.float32))
+        return tf.reduce_mean(
+            tf.cast(tf.equal(tf.argmax(model(x), 1), tf.argmax(y, 1)), tf.float32)
+        )
 
     def once():
         start = time.perf_counter()
         for i in range(steps):
-            x, y = tf.constant(x_train[i * 128:(i + 1) * 128]), tf.constant(y_train[i * 128:(i + 1) * 128])
+            x, y = (
+                tf.constant(x_train[i * 128 : (i + 1) * 128]),
+                tf.constant(y_train[i * 128 : (i + 1) * 128]),
+            )
             with tf.GradientTape() as tape:
                 loss = loss_fn(x, y)
-            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                          model.trainable_variables))
+            optimizer.apply_gradients(
+                zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+            )
             float(loss_fn(x, y)), float(accuracy(x, y)), float(accuracy(x_test, y_test))
         return (time.perf_counter() - start) / steps
+
     return once
 
 
@@ -190,18 +210,25 @@ def torch_epoch(mnist):
 
     def run(init, seed):
         torch.manual_seed(seed)
-        net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                                  torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        net = torch.nn.Sequential(
+            torch.nn.Linear(784, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 10),
+        )
         for layer in net:
             if isinstance(layer, torch.nn.Linear):
-                {"random": lambda w: torch.nn.init.normal_(w, 0, 1),
-                 "glorot": torch.nn.init.xavier_uniform_,
-                 "he": torch.nn.init.kaiming_uniform_}[init](layer.weight)
+                {
+                    "random": lambda w: torch.nn.init.normal_(w, 0, 1),
+                    "glorot": torch.nn.init.xavier_uniform_,
+                    "he": torch.nn.init.kaiming_uniform_,
+                }[init](layer.weight)
                 torch.nn.init.zeros_(layer.bias)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         order = torch.randperm(60000)
         for i in range(0, 60000, 128):
-            idx = order[i:i + 128]
+            idx = order[i : i + 128]
             loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -215,6 +242,7 @@ def torch_epoch(mnist):
             for seed in range(3):
                 run(init, seed)
         return time.perf_counter() - start
+
     return once
 
 
@@ -222,8 +250,13 @@ def torch_process() -> tuple[float, float] | None:
     """`torch_epoch` as a whole process, like `initcmp compare`: (seconds start to exit,
     seconds of its training and evaluation alone); None without torch."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--torch-child"], check=False,
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--torch-child"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     seconds = time.perf_counter() - start
     if out.returncode != 0 or not out.stdout.strip():
         return None
@@ -242,23 +275,32 @@ class First(Reporter):
         os._exit(0)
 cfg = config_load.load(None, [config_load.Override("init.name", "he", "--init"),
                               config_load.parse_set("log.every_steps=1")])
-train.run(cfg, data.load(DataConfig()), checkpoint_root=sys.argv[2], log_root=sys.argv[2], reporter=First())
+train.run(cfg, data.load(DataConfig()), checkpoint_root=sys.argv[2], log_root=sys.argv[2],
+          reporter=First())
 """
 
 
 def startup_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", CHILD, repr(time.time()), tmp],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, repr(time.time()), tmp],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return float(out.stdout.split()[-1])
 
 
 def compare_phases() -> dict:
     """Seconds per stage of one fused `initcmp compare --seeds 3` (benchmarks/phases.py)."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phases.py"),
-                              "--seeds", "3"], cwd=tmp, capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "phases.py"), "--seeds", "3"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -269,12 +311,28 @@ def compare_process(fuse: bool) -> tuple[float, float]:
     initcmp = str(Path(sys.executable).with_name("initcmp"))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f"{tmp}/rss", initcmp, "compare",
-                        "--seeds", "3", "--set", f"compare.fuse={str(fuse).lower()}"],
-                       cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            [
+                "/usr/bin/time",
+                "-f",
+                "%M",
+                "-o",
+                f"{tmp}/rss",
+                initcmp,
+                "compare",
+                "--seeds",
+                "3",
+                "--set",
+                f"compare.fuse={str(fuse).lower()}",
+            ],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
         seconds = time.perf_counter() - start
         peak_kb = int(Path(f"{tmp}/rss").read_text().split()[-1])
-    return seconds, peak_kb / 1024 ** 2
+    return seconds, peak_kb / 1024**2
 
 
 def cpu_name() -> str:
@@ -295,14 +353,40 @@ def main() -> None:
     one, nine, fit = stack_of(1, mnist), stack_of(9, mnist), keras_fit(mnist)
     (mm1, up1), (mm9, up9) = step_parts(1, mnist, tf), step_parts(9, mnist, tf)
     notebook = notebook_loop(mnist, tf)
-    r = {k: [] for k in ("peak", "one", "nine", "mm1", "up1", "mm9", "up9", "fit", "notebook",
-                         "torch", "torch_train", "startup", "fused", "alone", "mem_fused",
-                         "mem_alone", "phases")}
+    r = {
+        k: []
+        for k in (
+            "peak",
+            "one",
+            "nine",
+            "mm1",
+            "up1",
+            "mm9",
+            "up9",
+            "fit",
+            "notebook",
+            "torch",
+            "torch_train",
+            "startup",
+            "fused",
+            "alone",
+            "mem_fused",
+            "mem_alone",
+            "phases",
+        )
+    }
     for round_ in range(ROUNDS):  # alternate everything, keep each one's best
         print(f"round {round_ + 1}/{ROUNDS}", file=sys.stderr)
         r["peak"].append(peak_gflops(tf))
-        for key, fn in (("one", one), ("mm1", mm1), ("up1", up1), ("nine", nine),
-                        ("mm9", mm9), ("up9", up9), ("fit", fit)):
+        for key, fn in (
+            ("one", one),
+            ("mm1", mm1),
+            ("up1", up1),
+            ("nine", nine),
+            ("mm9", mm9),
+            ("up9", up9),
+            ("fit", fit),
+        ):
             r[key].append(fn())
         if round_ == 0:
             r["notebook"].append(notebook())
@@ -330,8 +414,10 @@ def report(r: dict, tf_version: str, date: str) -> str:
     step_flop = EPOCH_FLOP / EPOCH_STEPS
 
     def row(what, epoch_s, note=""):
-        return (f"| {what} | {epoch_s:.2f} s | {60000 / epoch_s:,.0f} | "
-                f"{EPOCH_FLOP / epoch_s / 1e9 / peak:.0%} | {note} |")
+        return (
+            f"| {what} | {epoch_s:.2f} s | {60000 / epoch_s:,.0f} | "
+            f"{EPOCH_FLOP / epoch_s / 1e9 / peak:.0%} | {note} |"
+        )
 
     def part(what, key1, key9, share_of_step=False):
         """A row of the step table: milliseconds, and in brackets the step's useful FLOP
@@ -340,64 +426,108 @@ def report(r: dict, tf_version: str, date: str) -> str:
         cells = []
         for key, step_key, k in ((key1, "one", 1), (key9, "nine", 9)):
             seconds = min(r[key])
-            share = (seconds / min(r[step_key]) if share_of_step
-                     else step_flop * k / seconds / 1e9 / peak)
+            share = (
+                seconds / min(r[step_key])
+                if share_of_step
+                else step_flop * k / seconds / 1e9 / peak
+            )
             cells.append(f"{seconds * 1e3:.1f} ms ({share:.0%})")
         return f"| {what} | {cells[0]} | {cells[1]} |"
 
     phases = min(r["phases"], key=lambda p: p["total"])
     fused_s, torch_s = min(r["fused"]), min(r["torch"]) if r["torch"] else None
     lines = [
-        "# Benchmark results", "",
-        (f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
-        f"TensorFlow {tf_version}. Measured {date} by `make bench` "
-        f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each (memory: the "
-         "worst)."), "",
-        (f"Matmul peak (2048³ float32, XLA): **{peak:.0f} GFLOP/s** (best of its rounds: "
-        f"{', '.join(f'{p:.0f}' for p in r['peak'])}). One epoch of the default MLP is "
-        f"{EPOCH_FLOP / 1e9:.0f} GFLOP of training matmuls, so the floor is "
-        f"{EPOCH_FLOP / 1e9 / peak:.2f} s per epoch per model."), "",
-        "## Training, per model and epoch (60,000 images, batch 128)", "",
-        "| what | time per epoch | examples/s | of matmul peak | note |", "|---|---|---|---|---|",
+        "# Benchmark results",
+        "",
+        (
+            f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}, "
+            f"TensorFlow {tf_version}. Measured {date} by `make bench` "
+            f"(benchmarks/bench.py): {ROUNDS} alternating rounds, best of each (memory: the "
+            "worst)."
+        ),
+        "",
+        (
+            f"Matmul peak (2048³ float32, XLA): **{peak:.0f} GFLOP/s** (best of its rounds: "
+            f"{', '.join(f'{p:.0f}' for p in r['peak'])}). One epoch of the default MLP is "
+            f"{EPOCH_FLOP / 1e9:.0f} GFLOP of training matmuls, so the floor is "
+            f"{EPOCH_FLOP / 1e9 / peak:.2f} s per epoch per model."
+        ),
+        "",
+        "## Training, per model and epoch (60,000 images, batch 128)",
+        "",
+        "| what | time per epoch | examples/s | of matmul peak | note |",
+        "|---|---|---|---|---|",
         row("initcmp, one run (compiled step)", one_epoch, f"{STEPS} steps timed"),
         row("initcmp, 9 runs fused, per model", nine_epoch, f"{STEPS} steps timed"),
         row("Keras `model.fit`", fit_epoch, "second epoch timed"),
-        row("notebook loop (eager, full test eval every step)", notebook_epoch,
-            "40 steps timed, x 468"), "",
-        "## What limits the step", "",
-        ("The step and two of its pieces, each compiled and timed alone at the step's shapes. "
-         "In brackets: the step's useful FLOP over the time, as a share of the matmul peak; "
-         "for the update, its time as a share of the step's. The pieces overlap inside the "
-         "step (XLA runs independent ops on both cores), so they need not add up to it."), "",
-        "| per step | one run | 9 runs fused |", "|---|---|---|",
+        row(
+            "notebook loop (eager, full test eval every step)",
+            notebook_epoch,
+            "40 steps timed, x 468",
+        ),
+        "",
+        "## What limits the step",
+        "",
+        (
+            "The step and two of its pieces, each compiled and timed alone at the step's shapes. "
+            "In brackets: the step's useful FLOP over the time, as a share of the matmul peak; "
+            "for the update, its time as a share of the step's. The pieces overlap inside the "
+            "step (XLA runs independent ops on both cores), so they need not add up to it."
+        ),
+        "",
+        "| per step | one run | 9 runs fused |",
+        "|---|---|---|",
         part("the whole training step", "one", "nine"),
         part("its 8 matmuls alone (forward, weight and input gradients)", "mm1", "mm9"),
-        part("the optimizer update alone (Keras Adam on the stacked weights)", "up1", "up9",
-             share_of_step=True),
+        part(
+            "the optimizer update alone (Keras Adam on the stacked weights)",
+            "up1",
+            "up9",
+            share_of_step=True,
+        ),
         "",
-        "## Whole processes", "",
-        "| what | result |", "|---|---|",
-        (f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
-        f"{fused_s:.1f} s, peak memory {max(r['mem_fused']):.2f} GB |"),
-        (f"| the same, one by one (`--set compare.fuse=false`) | {min(r['alone']):.1f} s, "
-        f"peak memory {max(r['mem_alone']):.2f} GB |"),
-        (f"| start-up: process start to first training step (`initcmp train`) | "
-        f"{min(r['startup']):.1f} s |"),
+        "## Whole processes",
+        "",
+        "| what | result |",
+        "|---|---|",
+        (
+            f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
+            f"{fused_s:.1f} s, peak memory {max(r['mem_fused']):.2f} GB |"
+        ),
+        (
+            f"| the same, one by one (`--set compare.fuse=false`) | {min(r['alone']):.1f} s, "
+            f"peak memory {max(r['mem_alone']):.2f} GB |"
+        ),
+        (
+            f"| start-up: process start to first training step (`initcmp train`) | "
+            f"{min(r['startup']):.1f} s |"
+        ),
     ]
     if torch_s:
         lines += [
-            (f"| plain PyTorch eager, the same 9 runs + test evaluation, a whole process "
-            f"(its training and evaluation alone: {min(r['torch_train']):.1f} s) | "
-            f"{torch_s:.1f} s |"),
-            f"| initcmp compare / PyTorch | {fused_s / torch_s:.2f}x |"]
+            (
+                f"| plain PyTorch eager, the same 9 runs + test evaluation, a whole process "
+                f"(its training and evaluation alone: {min(r['torch_train']):.1f} s) | "
+                f"{torch_s:.1f} s |"
+            ),
+            f"| initcmp compare / PyTorch | {fused_s / torch_s:.2f}x |",
+        ]
     else:
-        lines.append("| plain PyTorch eager | not measured: torch is not installed "
-                     "(`pip install torch==2.13.0`) |")
+        lines.append(
+            "| plain PyTorch eager | not measured: torch is not installed "
+            "(`pip install torch==2.13.0`) |"
+        )
     lines += [
-        "", "## Where one fused compare's seconds go", "",
-        (f"benchmarks/phases.py, the round with the smallest total ({phases['total']:.1f} s; "
-        "timers inside the process, so Python's own start is not in it):"), "",
-        "| stage | seconds |", "|---|---|",
+        "",
+        "## Where one fused compare's seconds go",
+        "",
+        (
+            f"benchmarks/phases.py, the round with the smallest total ({phases['total']:.1f} s; "
+            "timers inside the process, so Python's own start is not in it):"
+        ),
+        "",
+        "| stage | seconds |",
+        "|---|---|",
         *[f"| {stage} | {sec:.2f} |" for stage, sec in phases.items() if stage != "total"],
     ]
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ import time
 
 START = time.perf_counter()
 
-from initcmp import checkpoints, cli, fused, runs, runtime
+from initcmp import checkpoints, cli, fused, runs, runtime  # noqa: E402 - timed from START
 
 seconds: dict[str, float] = collections.defaultdict(float)
 
@@ -33,6 +33,7 @@ def timed(owner, name: str, stage: str) -> None:
             return original(*args, **kwargs)
         finally:
             seconds[stage] += time.perf_counter() - start
+
     setattr(owner, name, wrapper)
 
 
@@ -59,11 +60,16 @@ def main() -> None:
         def train_step(*a):
             begin = time.perf_counter()
             out = step(*a)
-            key = "training steps" if "first step (trace, compile or load)" in seconds \
+            key = (
+                "training steps"
+                if "first step (trace, compile or load)" in seconds
                 else "first step (trace, compile or load)"
+            )
             seconds[key] += time.perf_counter() - begin
             return out
+
         self.train_step = train_step
+
     fused.StackedRuns.__init__ = stack_init
 
     sys.argv = ["initcmp", "compare", *sys.argv[1:]]

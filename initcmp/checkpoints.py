@@ -41,13 +41,22 @@ class RunState:
         self.sums = tf.Variable(tf.zeros(3, tf.float64), trainable=False, name="train_sums")
         # The train loss and accuracy of the last log point (NaN before the first): the
         # next evaluation's record repeats them, so a resumed run must know them too.
-        self.logged = tf.Variable(tf.fill([2], tf.constant(float("nan"), tf.float64)),
-                                  trainable=False, name="train_logged")
-        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step,
-                                               seconds=self.seconds, sums=self.sums,
-                                               logged=self.logged)
-        self._manager = tf.train.CheckpointManager(self._checkpoint, str(paths.checkpoints),
-                                                   max_to_keep=keep, checkpoint_name="ckpt")
+        self.logged = tf.Variable(
+            tf.fill([2], tf.constant(float("nan"), tf.float64)),
+            trainable=False,
+            name="train_logged",
+        )
+        self._checkpoint = tf.train.Checkpoint(
+            model=model,
+            optimizer=optimizer,
+            step=self.step,
+            seconds=self.seconds,
+            sums=self.sums,
+            logged=self.logged,
+        )
+        self._manager = tf.train.CheckpointManager(
+            self._checkpoint, str(paths.checkpoints), max_to_keep=keep, checkpoint_name="ckpt"
+        )
 
     @property
     def latest(self) -> str | None:
@@ -58,17 +67,20 @@ class RunState:
         try:
             self._manager.save(checkpoint_number=int(self.step.numpy()))
         except Exception as exc:  # noqa: BLE001 - TF raises its own types for I/O errors
-            raise OutputError(f"cannot write a checkpoint in {self._manager.directory}: "
-                              f"{first_line(exc)} (disk full, or no write permission?); "
-                              "the earlier checkpoints are intact: free space and rerun "
-                              "to resume") from None
+            raise OutputError(
+                f"cannot write a checkpoint in {self._manager.directory}: "
+                f"{first_line(exc)} (disk full, or no write permission?); "
+                "the earlier checkpoints are intact: free space and rerun "
+                "to resume"
+            ) from None
 
     def restore(self) -> tuple[int, list[str]]:
         """Restore the newest readable checkpoint; return its step and the warnings of
         `restore_newest`."""
         warnings = restore_newest(
             lambda path: self._checkpoint.restore(path).assert_existing_objects_matched(),
-            Path(self._manager.directory))
+            Path(self._manager.directory),
+        )
         return int(self.step.numpy()), warnings
 
 
@@ -90,12 +102,15 @@ def restore_newest(restore, folder: Path) -> list[str]:
             restore(path)
         except Exception as exc:  # noqa: BLE001 - TF raises many types for bad files
             failed.append(Path(path).name)
-            warnings.append(f"warning: cannot read {path} ({first_line(exc)}); "
-                            "trying the one before it")
+            warnings.append(
+                f"warning: cannot read {path} ({first_line(exc)}); trying the one before it"
+            )
             continue
         return warnings
-    raise CheckpointError(f"no readable checkpoint in {folder} (tried {', '.join(failed)}); "
-                          "rerun with --fresh to start this run over")
+    raise CheckpointError(
+        f"no readable checkpoint in {folder} (tried {', '.join(failed)}); "
+        "rerun with --fresh to start this run over"
+    )
 
 
 def resume_rules(cfg: Config, paths: RunPaths, fresh: bool) -> None:
@@ -110,8 +125,10 @@ def resume_rules(cfg: Config, paths: RunPaths, fresh: bool) -> None:
     changed = [k for k in sorted(before.keys() | now.keys()) if before.get(k) != now.get(k)]
     if changed:
         detail = ", ".join(f"{k} (was {before.get(k)!r}, now {now.get(k)!r})" for k in changed)
-        raise CheckpointError(f"{paths.checkpoints} was trained with a different config: "
-                              f"{detail}. Rerun with --fresh to start over, or change `name`")
+        raise CheckpointError(
+            f"{paths.checkpoints} was trained with a different config: "
+            f"{detail}. Rerun with --fresh to start over, or change `name`"
+        )
 
 
 def restore_for_eval(cfg: Config, paths: RunPaths):
@@ -123,12 +140,15 @@ def restore_for_eval(cfg: Config, paths: RunPaths):
 
     saved = records.read_config(paths.checkpoints)
     if saved is None or not on_disk(paths.checkpoints):
-        raise CheckpointError(f"no checkpoint in {paths.checkpoints}: train it first with "
-                              f"`initcmp train --init {cfg.init.name} --seed {cfg.seed}`")
+        raise CheckpointError(
+            f"no checkpoint in {paths.checkpoints}: train it first with "
+            f"`initcmp train --init {cfg.init.name} --seed {cfg.seed}`"
+        )
     model = models.build_model(saved)
     step = tf.Variable(0, dtype=tf.int64)
     checkpoint = tf.train.Checkpoint(model=model, step=step)
     warnings = restore_newest(
         lambda path: checkpoint.restore(path).expect_partial().assert_existing_objects_matched(),
-        paths.checkpoints)
+        paths.checkpoints,
+    )
     return saved, model, int(step.numpy()), warnings

@@ -28,9 +28,15 @@ def plan(cfg: Config) -> list[Config]:
     return [for_run(cfg, init, seed) for init in cfg.compare.inits for seed in cfg.compare.seeds]
 
 
-def run(cfg: Config, load_data: Callable[[], Dataset], *,
-        checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs",
-        fresh: bool = False, reporter: Reporter | None = None) -> list[dict]:
+def run(
+    cfg: Config,
+    load_data: Callable[[], Dataset],
+    *,
+    checkpoint_root: str | Path = "checkpoints",
+    log_root: str | Path = "logs",
+    fresh: bool = False,
+    reporter: Reporter | None = None,
+) -> list[dict]:
     """Train every run of the plan that has not finished; return `collect`'s records.
 
     Finished runs are read from their records (no TensorFlow, no data), interrupted ones
@@ -54,16 +60,24 @@ def run(cfg: Config, load_data: Callable[[], Dataset], *,
     if todo and cfg.compare.executor == "ray":
         from initcmp import distributed
 
-        distributed.run(cfg, todo, checkpoint_root=checkpoint_root, log_root=log_root,
-                        reporter=reporter)
+        distributed.run(
+            cfg, todo, checkpoint_root=checkpoint_root, log_root=log_root, reporter=reporter
+        )
     elif todo:
-        train.run_many(todo, load_data(), checkpoint_root=checkpoint_root, log_root=log_root,
-                       fuse=cfg.compare.fuse, reporter=reporter)
+        train.run_many(
+            todo,
+            load_data(),
+            checkpoint_root=checkpoint_root,
+            log_root=log_root,
+            fuse=cfg.compare.fuse,
+            reporter=reporter,
+        )
     return collect(cfg, checkpoint_root, log_root)
 
 
-def collect(cfg: Config, checkpoint_root: str | Path = "checkpoints",
-            log_root: str | Path = "logs") -> list[dict]:
+def collect(
+    cfg: Config, checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs"
+) -> list[dict]:
     """One record per finished run of the plan: its result plus its test-accuracy curve.
     Runs that have not finished are left out (the report says how many are missing)."""
     out = []
@@ -77,14 +91,17 @@ def collect(cfg: Config, checkpoint_root: str | Path = "checkpoints",
     return out
 
 
-def summarise(cfg: Config, checkpoint_root: str | Path = "checkpoints",
-              log_root: str | Path = "logs") -> tuple[dict, list[dict]]:
+def summarise(
+    cfg: Config, checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs"
+) -> tuple[dict, list[dict]]:
     """`stats.summarise` over the finished runs of the plan, with `missing_runs`; the
     records are returned too, for the plot. No finished run at all is an error."""
     found = collect(cfg, checkpoint_root, log_root)
     if not found:
-        raise NoResultsError(f"no finished runs of experiment {cfg.name!r} in "
-                          f"{experiment_folder(cfg, log_root)}; run `initcmp compare` first")
+        raise NoResultsError(
+            f"no finished runs of experiment {cfg.name!r} in "
+            f"{experiment_folder(cfg, log_root)}; run `initcmp compare` first"
+        )
     notebook = stats.NOTEBOOK if is_notebook(cfg) else {}
     summary = stats.summarise(found, order=list(cfg.compare.inits), notebook=notebook)
     summary["missing_runs"] = len(cfg.compare.inits) * len(cfg.compare.seeds) - len(found)
@@ -94,8 +111,12 @@ def summarise(cfg: Config, checkpoint_root: str | Path = "checkpoints",
 def is_notebook(cfg: Config) -> bool:
     """Whether the experiment is the notebook's (full MNIST, its model and training), so
     that its published numbers may stand beside ours."""
-    return (cfg.data.name == "mnist" and cfg.data.train_limit is None
-            and cfg.model == ModelConfig() and cfg.train == TrainConfig())
+    return (
+        cfg.data.name == "mnist"
+        and cfg.data.train_limit is None
+        and cfg.model == ModelConfig()
+        and cfg.train == TrainConfig()
+    )
 
 
 def experiment_folder(cfg: Config, log_root: str | Path = "logs") -> Path:

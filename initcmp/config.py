@@ -56,8 +56,9 @@ class InitConfig:
     # an initializer of initializers.REGISTRY (`initcmp inits`)
     name: str = "he"
     # that initializer's parameters, every one explicit (defaults filled in), read-only
-    params: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType(
-        initializers.default_params("he")))
+    params: Mapping[str, Any] = field(
+        default_factory=lambda: types.MappingProxyType(initializers.default_params("he"))
+    )
 
     def as_dict(self) -> dict:
         """The YAML form: the parameters beside the name, not under `params`."""
@@ -104,8 +105,9 @@ class LogConfig:
 @dataclass(frozen=True)
 class CompareConfig:
     # the initializers a comparison runs
-    inits: tuple[str, ...] = field(default=("random", "glorot", "he"),
-                                   metadata=_check(choices=tuple(initializers.REGISTRY)))
+    inits: tuple[str, ...] = field(
+        default=("random", "glorot", "he"), metadata=_check(choices=tuple(initializers.REGISTRY))
+    )
     # the seeds a comparison runs, each with every initializer
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
     fuse: bool = True  # train the runs together in one compiled step; false: one by one
@@ -149,8 +151,16 @@ class Config:
 
 # Keys whose change makes a different run: resuming across such a change is refused.
 # Epochs may grow (train further); eval, checkpoint and log cadence change no weight.
-RUN_KEYS = ("seed", "data.name", "data.train_limit", "model", "init",
-            "train.batch_size", "train.learning_rate", "train.optimizer")
+RUN_KEYS = (
+    "seed",
+    "data.name",
+    "data.train_limit",
+    "model",
+    "init",
+    "train.batch_size",
+    "train.learning_rate",
+    "train.optimizer",
+)
 
 
 # --- checking ------------------------------------------------------------------------
@@ -168,8 +178,9 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list) or not value:
             raise ConfigError(f"{where} must be a non-empty list, not {yaml_type(value)}")
-        return tuple(check_value(v, args[0], rules, source, f"{key}[{i}]")
-                     for i, v in enumerate(value))
+        return tuple(
+            check_value(v, args[0], rules, source, f"{key}[{i}]") for i, v in enumerate(value)
+        )
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
@@ -177,8 +188,9 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
         str: isinstance(value, str),
     }[hint]
     if not ok:
-        raise ConfigError(f"{where} must be {_TYPE_WORDS[hint]}, not {yaml_type(value)} "
-                          f"({value!r})")
+        raise ConfigError(
+            f"{where} must be {_TYPE_WORDS[hint]}, not {yaml_type(value)} ({value!r})"
+        )
     if hint is float:
         try:
             value = float(value)
@@ -191,8 +203,7 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
     if "gt" in rules and value <= rules["gt"]:
         raise ConfigError(f"{where} must be greater than {rules['gt']}, not {value}")
     if "choices" in rules and value not in rules["choices"]:
-        raise ConfigError(f"{where} must be one of {', '.join(rules['choices'])}, "
-                          f"not {value!r}")
+        raise ConfigError(f"{where} must be one of {', '.join(rules['choices'])}, not {value!r}")
     return value
 
 
@@ -203,8 +214,14 @@ def yaml_type(value: Any) -> str:
     """A value's kind in YAML's words, for error messages: `a list`, `null`, ..."""
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
 
 
 def suggest(dotted: str) -> str:

@@ -9,7 +9,6 @@ which source last set each dotted key, so an error names where the bad value cam
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 import typing
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from initcmp import initializers
+from initcmp import config_yaml, initializers
 from initcmp.config import Config, InitConfig, check_value, suggest, to_dict, yaml_type
 from initcmp.errors import ConfigError
 
@@ -38,7 +37,7 @@ def load(path: str | Path | None = None, overrides: Sequence[Override] = ()) -> 
     """Resolve a config: the defaults, the YAML file at `path`, then each override in order."""
     raw, sources = to_dict(Config()), _Sources(DEFAULTS)
     if path is not None:
-        _merge(raw, read_yaml(path), str(path), sources)
+        _merge(raw, config_yaml.read_yaml(path), str(path), sources)
     for override in overrides:
         _apply(raw, override, sources)
     return from_dict(raw, DEFAULTS, sources.by_key)
@@ -50,7 +49,7 @@ def parse_set(item: str) -> Override:
     if not sep or not key.strip():
         raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=2")
     try:
-        value = yaml.load(text, Loader=_StrictLoader) if text.strip() else None  # noqa: S506
+        value = config_yaml.parse_value(text)
     except yaml.YAMLError:
         raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
     return Override(key.strip(), value, f"--set {key.strip()}")
@@ -63,60 +62,6 @@ def for_run(cfg: Config, init: str, seed: int) -> Config:
     for override in (Override("init.name", init, "compare"), Override("seed", seed, "compare")):
         _apply(raw, override, sources)
     return from_dict(raw, "compare", sources.by_key)
-
-
-# --- reading YAML --------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load, plus: a key given twice in one mapping is an error, not last-wins."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, (str, int, float, bool, type(None))):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key must be a plain name, not a list or mapping",
-                    key_node.start_mark)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-# YAML 1.1 reads `1e-3` (no dot) as a string; accept it as the number everyone means.
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
-
-
-def read_yaml(path: str | Path) -> dict:
-    """Read one YAML mapping from a file; every failure names the file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"{where}: YAML error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {str(exc).splitlines()[0]}") from None
-    if data is None:
-        raise ConfigError(f"{path}: config file is empty; expected a mapping of keys")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, "
-                          f"not {yaml_type(data)}")
-    return data
 
 
 # --- merging, remembering who set what -----------------------------------------------
@@ -171,7 +116,7 @@ def _apply(raw: dict, override: Override, sources: _Sources) -> None:
     if key == "init":
         _put_init(raw, value, source, sources)
     elif key.count(".") == 1 and key.startswith("init.") and isinstance(raw.get("init"), dict):
-        _put_init(raw, {key[len("init."):]: value}, source, sources)
+        _put_init(raw, {key[len("init.") :]: value}, source, sources)
     else:  # (also `init.X` while `init` is no mapping: _set_dotted says so)
         _set_dotted(raw, key, value, source, sources)
 
@@ -233,8 +178,9 @@ def _build_init(raw: Any, sources: _Sources) -> InitConfig:
         raise ConfigError(f"{sources.of('init')}: 'init' must be a mapping, not {yaml_type(raw)}")
     name = raw.get("name", InitConfig.name)
     if not isinstance(name, str):
-        raise ConfigError(f"{sources.of('init.name')}: 'init.name' must be a string, "
-                          f"not {yaml_type(name)}")
+        raise ConfigError(
+            f"{sources.of('init.name')}: 'init.name' must be a string, not {yaml_type(name)}"
+        )
     try:
         spec = initializers.get(name)
     except ConfigError as exc:  # it lists the valid names; add where the name came from
@@ -242,16 +188,20 @@ def _build_init(raw: Any, sources: _Sources) -> InitConfig:
     for key in raw:
         if key != "name" and key not in spec.params:
             known = ", ".join(spec.params) or "none"
-            raise ConfigError(f"{sources.of(f'init.{key}')}: unknown key 'init.{key}' for "
-                              f"initializer {name!r} (its parameters: {known})")
+            raise ConfigError(
+                f"{sources.of(f'init.{key}')}: unknown key 'init.{key}' for "
+                f"initializer {name!r} (its parameters: {known})"
+            )
     params = {}
     for key, param in spec.params.items():
         value, where = raw.get(key, param.default), sources.of(f"init.{key}")
         names = param.rules.get("names", ())
         if names and isinstance(value, str):  # `gain: tanh`: a number named by activation
             if value not in names:
-                raise ConfigError(f"{where}: 'init.{key}' must be a number or one of "
-                                  f"{', '.join(names)}, not {value!r}")
+                raise ConfigError(
+                    f"{where}: 'init.{key}' must be a number or one of "
+                    f"{', '.join(names)}, not {value!r}"
+                )
             params[key] = value
             continue
         params[key] = check_value(value, type(param.default), param.rules, where, f"init.{key}")
@@ -265,8 +215,9 @@ def _build_init(raw: Any, sources: _Sources) -> InitConfig:
 # --- checking, to a Config ----------------------------------------------------------
 
 
-def from_dict(raw: Mapping, source: str = "config",
-              sources: Mapping[str, str] | None = None) -> Config:
+def from_dict(
+    raw: Mapping, source: str = "config", sources: Mapping[str, str] | None = None
+) -> Config:
     """Build a Config from a nested mapping, naming the first bad key and where it came
     from: `sources[key]` (or of the section above it that was set whole), else `source`."""
     return _build(Config, raw, _Sources(source, sources), prefix="")
@@ -277,8 +228,9 @@ def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
         return _build_init(raw, sources)
     if not isinstance(raw, Mapping):
         section = prefix.rstrip(".") or "config"
-        raise ConfigError(f"{sources.of(section)}: {section!r} must be a mapping, "
-                          f"not {yaml_type(raw)}")
+        raise ConfigError(
+            f"{sources.of(section)}: {section!r} must be a mapping, not {yaml_type(raw)}"
+        )
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
@@ -294,6 +246,7 @@ def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             values[f.name] = _build(hint, raw[f.name], sources, prefix=f"{dotted}.")
         else:
-            values[f.name] = check_value(raw[f.name], hint, f.metadata.get("rules", {}),
-                                         sources.of(dotted), dotted)
+            values[f.name] = check_value(
+                raw[f.name], hint, f.metadata.get("rules", {}), sources.of(dotted), dotted
+            )
     return cls(**values)

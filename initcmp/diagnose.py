@@ -21,7 +21,6 @@ summaries.py writes the same measures to TensorBoard during training (`log.histo
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -30,8 +29,7 @@ from initcmp.config import Config
 from initcmp.data import Dataset
 
 # Where a unit's slope is under 5 % of its peak, from its output h.
-_SATURATED = {"tanh": lambda h: 1.0 - h * h < 0.05,
-              "sigmoid": lambda h: 4.0 * h * (1.0 - h) < 0.05}
+_SATURATED = {"tanh": lambda h: 1.0 - h * h < 0.05, "sigmoid": lambda h: 4.0 * h * (1.0 - h) < 0.05}
 # A signal that changes size more than this across the hidden layers is flagged.
 _DRIFT = 10.0
 
@@ -43,11 +41,19 @@ def inspect(cfg: Config, dataset: Dataset, batch: int | None = None) -> dict:
     lsuv_log = lsuv.apply(model, cfg, dataset) if cfg.init.name == "lsuv" else None
     x, y = batches.first_rows(dataset, cfg.seed, batch or cfg.train.batch_size)
     layers, loss = measure(model, cfg, x, y)
-    return {"init": cfg.init.name, "params": dict(cfg.init.params), "seed": cfg.seed,
-            "activation": cfg.model.activation, "hidden": list(cfg.model.hidden),
-            "batch": int(len(x)), "data": dataset.source, "loss": loss,
-            "layers": layers, "findings": findings(layers, cfg.model.activation),
-            "lsuv": lsuv_log}
+    return {
+        "init": cfg.init.name,
+        "params": dict(cfg.init.params),
+        "seed": cfg.seed,
+        "activation": cfg.model.activation,
+        "hidden": list(cfg.model.hidden),
+        "batch": int(len(x)),
+        "data": dataset.source,
+        "loss": loss,
+        "layers": layers,
+        "findings": findings(layers, cfg.model.activation),
+        "lsuv": lsuv_log,
+    }
 
 
 def measure(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict], float]:
@@ -71,8 +77,11 @@ def _forward_backward(model, cfg: Config, x: np.ndarray, y: np.ndarray):
 
     with tf.GradientTape() as tape:
         outputs = models.forward(model, cfg.model.activation, x)
-        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-            tf.constant(y), outputs[-1][1], from_logits=True))
+        loss = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(
+                tf.constant(y), outputs[-1][1], from_logits=True
+            )
+        )
     grads = tape.gradient(loss, [layer.kernel for layer in models.dense_layers(model)])
     return outputs, grads, float(loss.numpy())
 
@@ -87,18 +96,28 @@ def _rows(model, cfg: Config, outputs, grads) -> list[dict]:
         h = post.numpy().astype(np.float64)
         finite = bool(np.isfinite(h).all())
         fan_in, fan_out = kernel.shape
-        rows.append({
-            "name": layer.name, "fan_in": int(fan_in), "fan_out": int(fan_out),
-            "weight_std": _std(kernel),
-            "expected_weight_std": initializers.expected_std(
-                cfg.init.name, cfg.init.params, fan_in, fan_out),
-            "activation_mean": _mean(h), "activation_std": _std(h),
-            "dead_fraction": (float(np.mean(np.all(h <= 0, axis=0)))
-                              if hidden and finite and cfg.model.activation == "relu" else None),
-            "saturated_fraction": (float(np.mean(saturated(h)))
-                                   if hidden and finite and saturated else None),
-            "gradient_std": _std(grad.numpy()),
-        })
+        rows.append(
+            {
+                "name": layer.name,
+                "fan_in": int(fan_in),
+                "fan_out": int(fan_out),
+                "weight_std": _std(kernel),
+                "expected_weight_std": initializers.expected_std(
+                    cfg.init.name, cfg.init.params, fan_in, fan_out
+                ),
+                "activation_mean": _mean(h),
+                "activation_std": _std(h),
+                "dead_fraction": (
+                    float(np.mean(np.all(h <= 0, axis=0)))
+                    if hidden and finite and cfg.model.activation == "relu"
+                    else None
+                ),
+                "saturated_fraction": (
+                    float(np.mean(saturated(h))) if hidden and finite and saturated else None
+                ),
+                "gradient_std": _std(grad.numpy()),
+            }
+        )
     return rows
 
 
@@ -126,64 +145,89 @@ def findings(layers: list[dict], activation: str) -> list[str]:
     hidden, out = layers[:-1], []
     same = next((r for r in layers if r["weight_std"] == 0), None)
     if same is not None:
-        out.append(f"{same['name']}: every weight is the same (std 0): the layer's units "
-                   "compute the same thing and get the same update, so they stay copies")
+        out.append(
+            f"{same['name']}: every weight is the same (std 0): the layer's units "
+            "compute the same thing and get the same update, so they stay copies"
+        )
     broken = next((r for r in layers if not math.isfinite(r["activation_std"])), None)
     if broken is not None:
-        out.append(f"{broken['name']}: the activations overflow to {_num(broken['activation_std'])}: "
-                   "the signal explodes, each layer multiplying its size until float32 runs "
-                   "out; training from here gives NaN")
+        out.append(
+            f"{broken['name']}: the activations overflow to {number(broken['activation_std'])}: "
+            "the signal explodes, each layer multiplying its size until float32 runs "
+            "out; training from here gives NaN"
+        )
     elif len(hidden) >= 2 and hidden[0]["activation_std"] > 0:
         first, last = hidden[0]["activation_std"], hidden[-1]["activation_std"]
         ratio = last / first
         per = ratio ** (1 / (len(hidden) - 1))
-        trend = (f"activation std goes from {_num(first)} at {hidden[0]['name']} to "
-                 f"{_num(last)} at {hidden[-1]['name']} (x{per:.3g} per layer)")
+        trend = (
+            f"activation std goes from {number(first)} at {hidden[0]['name']} to "
+            f"{number(last)} at {hidden[-1]['name']} (x{per:.3g} per layer)"
+        )
         if ratio > _DRIFT:
             out.append(f"{trend}: the signal explodes with depth")
         elif ratio < 1 / _DRIFT:
-            out.append(f"{trend}: the signal vanishes with depth; the last layers see "
-                       "almost nothing of the image")
+            out.append(
+                f"{trend}: the signal vanishes with depth; the last layers see "
+                "almost nothing of the image"
+            )
         else:
             out.append(f"{trend}: the signal keeps its size through the layers")
     grads = [r["gradient_std"] for r in layers]
     if not all(math.isfinite(g) for g in grads):
         bad = next(r for r in layers if not math.isfinite(r["gradient_std"]))
-        out.append(f"{bad['name']}: the weight gradient is {_num(bad['gradient_std'])}")
+        out.append(f"{bad['name']}: the weight gradient is {number(bad['gradient_std'])}")
     elif grads[-1] > 0 and grads[0] == 0:
-        out.append(f"{layers[0]['name']}: the weight gradient is exactly 0: the first "
-                   "layer cannot learn")
+        out.append(
+            f"{layers[0]['name']}: the weight gradient is exactly 0: the first layer cannot learn"
+        )
     elif grads[-1] > 0 and len(layers) >= 3:
         with np.errstate(over="ignore"):  # a ratio past float64 reads as inf
-            if grads[0] * _DRIFT ** 2 < grads[-1]:
-                out.append(f"the first layer's weight gradient is "
-                           f"{np.float64(grads[-1]) / grads[0]:.3g}x smaller than the last "
-                           "layer's: gradients vanish on the way back and the early layers "
-                           "barely learn")
-            elif grads[0] > grads[-1] * _DRIFT ** 2:
-                out.append(f"the first layer's weight gradient is "
-                           f"{np.float64(grads[0]) / grads[-1]:.3g}x the last layer's: "
-                           "gradients grow on the way back")
-    for key, what in (("dead_fraction", "of its ReLU units are dead on this batch (0 for "
-                       "every image): they pass no signal and get no gradient"),
-                      ("saturated_fraction", f"of its {activation} outputs are saturated "
-                       "(slope under 5 % of its peak): they pass almost no gradient")):
+            if grads[0] * _DRIFT**2 < grads[-1]:
+                out.append(
+                    f"the first layer's weight gradient is "
+                    f"{np.float64(grads[-1]) / grads[0]:.3g}x smaller than the last "
+                    "layer's: gradients vanish on the way back and the early layers "
+                    "barely learn"
+                )
+            elif grads[0] > grads[-1] * _DRIFT**2:
+                out.append(
+                    f"the first layer's weight gradient is "
+                    f"{np.float64(grads[0]) / grads[-1]:.3g}x the last layer's: "
+                    "gradients grow on the way back"
+                )
+    for key, what in (
+        (
+            "dead_fraction",
+            "of its ReLU units are dead on this batch (0 for "
+            "every image): they pass no signal and get no gradient",
+        ),
+        (
+            "saturated_fraction",
+            f"of its {activation} outputs are saturated "
+            "(slope under 5 % of its peak): they pass almost no gradient",
+        ),
+    ):
         worst = max((r for r in hidden if r[key] is not None), key=lambda r: r[key], default=None)
         if worst is not None and worst[key] >= 0.5:
             out.append(f"{worst['name']}: {worst[key]:.0%} {what}")
     logits = layers[-1]["activation_std"]
     if math.isfinite(logits) and logits > 10:
-        out.append(f"the logits' std is {_num(logits)}: the softmax starts saturated, far "
-                   "from the uniform guess (loss ln 10 = 2.30)")
+        out.append(
+            f"the logits' std is {number(logits)}: the softmax starts saturated, far "
+            "from the uniform guess (loss ln 10 = 2.30)"
+        )
     for r in layers:
         expected = r["expected_weight_std"]
         if expected and abs(r["weight_std"] / expected - 1) > 0.1:
-            out.append(f"{r['name']}: weight std {_num(r['weight_std'])} differs from the "
-                       f"formula's {_num(expected)} by more than 10 %")
+            out.append(
+                f"{r['name']}: weight std {number(r['weight_std'])} differs from the "
+                f"formula's {number(expected)} by more than 10 %"
+            )
     return out
 
 
-def _num(value) -> str:
+def number(value) -> str:
     if value is None:
         return "-"
     if not math.isfinite(value):
@@ -201,59 +245,30 @@ def to_json(results: list[dict]) -> dict:
     return results[0] if len(results) == 1 else {"inits": results}
 
 
-COLUMNS = ["layer", "fan in→out", "weight std (formula)", "act mean", "act std",
-           "dead/sat %", "grad std"]
+COLUMNS = [
+    "layer",
+    "fan in→out",
+    "weight std (formula)",
+    "act mean",
+    "act std",
+    "dead/sat %",
+    "grad std",
+]
 
 
 def table_rows(result: dict) -> list[list[str]]:
     rows = []
     for r in result["layers"]:
         fraction = r["dead_fraction"] if r["dead_fraction"] is not None else r["saturated_fraction"]
-        rows.append([r["name"], f"{r['fan_in']}→{r['fan_out']}",
-                     f"{_num(r['weight_std'])} ({_num(r['expected_weight_std'])})",
-                     _num(r["activation_mean"]), _num(r["activation_std"]),
-                     "-" if fraction is None else f"{100 * fraction:.0f}",
-                     _num(r["gradient_std"])])
+        rows.append(
+            [
+                r["name"],
+                f"{r['fan_in']}→{r['fan_out']}",
+                f"{number(r['weight_std'])} ({number(r['expected_weight_std'])})",
+                number(r["activation_mean"]),
+                number(r["activation_std"]),
+                "-" if fraction is None else f"{100 * fraction:.0f}",
+                number(r["gradient_std"]),
+            ]
+        )
     return rows
-
-
-def plot(results: list[dict], path: str | Path) -> Path:
-    """Activation std and weight-gradient std against depth (log scale), one line per
-    initializer; points that are inf or NaN are left out and named in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    path = Path(path)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, ax, title in (("activation_std", axes[0], "activation std (after the nonlinearity)"),
-                           ("gradient_std", axes[1], "weight gradient std")):
-        for result in results:
-            depth = np.arange(1, len(result["layers"]) + 1)
-            values = np.array([r[key] for r in result["layers"]], dtype=float)
-            ok = np.isfinite(values) & (values > 0)
-            label = result["init"]
-            if not ok.all():
-                label += f" ({_num(values[~ok][0])} from layer {int(depth[~ok][0])})"
-            ax.plot(depth[ok], values[ok], marker="o", markersize=3, label=label)
-        ax.set_yscale("log")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("layer (the last is the logits)")
-        ax.set_title(title)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
-    first = results[0]
-    fig.suptitle(f"{len(first['hidden'])} hidden layers of {_widths(first['hidden'])} "
-                 f"{first['activation']} units, at initialization, on {first['batch']} "
-                 "training images")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _widths(hidden: list[int]) -> str:
-    return str(hidden[0]) if len(set(hidden)) == 1 else "/".join(map(str, hidden))

@@ -29,8 +29,10 @@ from initcmp import faults, fused
 from initcmp.config import Config
 from initcmp.errors import ExecutorError, InitcmpError
 
-MISSING = ("the ray executor needs Ray, which is not installed: "
-           "pip install 'initcmp[ray]' (or `make install`)")
+MISSING = (
+    "the ray executor needs Ray, which is not installed: "
+    "pip install 'initcmp[ray]' (or `make install`)"
+)
 
 
 def _ray():
@@ -41,8 +43,9 @@ def _ray():
     return ray
 
 
-def _train_task(cfgs: list[Config], checkpoint_root: str, log_root: str,
-                fuse: bool) -> list[dict] | InitcmpError:
+def _train_task(
+    cfgs: list[Config], checkpoint_root: str, log_root: str, fuse: bool
+) -> list[dict] | InitcmpError:
     """One Ray task: load the data on the worker and train the group as `compare` would.
     An error of the run itself is returned, not raised: Ray would wrap a raised one in
     its own type, and it is the user's to fix, so not worth a retry."""
@@ -50,14 +53,16 @@ def _train_task(cfgs: list[Config], checkpoint_root: str, log_root: str,
 
     try:
         dataset = data.load(cfgs[0].data)
-        return train.run_many(cfgs, dataset, checkpoint_root=checkpoint_root,
-                              log_root=log_root, fuse=fuse)
+        return train.run_many(
+            cfgs, dataset, checkpoint_root=checkpoint_root, log_root=log_root, fuse=fuse
+        )
     except InitcmpError as exc:
         return exc
 
 
-def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_root: str | Path,
-        reporter) -> list[dict]:
+def run(
+    cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_root: str | Path, reporter
+) -> list[dict]:
     """Train `todo` (a comparison's unfinished runs) as Ray tasks; return their results."""
     ray = _ray()
     options = cfg.ray
@@ -65,24 +70,45 @@ def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_roo
     if started_here:
         try:
             local = {} if options.address else {"num_cpus": options.num_cpus}
-            ray.init(address=options.address, include_dashboard=False,
-                     logging_level="ERROR", log_to_driver=False, **local)
+            ray.init(
+                address=options.address,
+                include_dashboard=False,
+                logging_level="ERROR",
+                log_to_driver=False,
+                **local,
+            )
         except Exception as exc:  # noqa: BLE001 - Ray raises many types for a bad address
             where = options.address or "a local Ray instance"
-            hint = ("; a cluster started with `ray start` wants RAY_AUTH_MODE=token and its "
-                    "token (README, \"Running on a cluster\")" if options.address else "")
-            raise ExecutorError(f"cannot start or join {where}: {str(exc).splitlines()[0]}"
-                              f"{hint}") from None
+            hint = (
+                "; a cluster started with `ray start` wants RAY_AUTH_MODE=token and its "
+                'token (README, "Running on a cluster")'
+                if options.address
+                else ""
+            )
+            raise ExecutorError(
+                f"cannot start or join {where}: {str(exc).splitlines()[0]}{hint}"
+            ) from None
     try:
         task = ray.remote(_train_task).options(
-            num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task,
-            max_retries=options.retries, retry_exceptions=False)
+            num_cpus=options.cpus_per_task,
+            num_gpus=options.gpus_per_task,
+            max_retries=options.retries,
+            retry_exceptions=False,
+        )
         work = fused.groups(todo, fused.fusible_key) if cfg.compare.fuse else [[c] for c in todo]
-        reporter.note(f"ray: {len(todo)} runs in {len(work)} tasks on "
-                      f"{options.address or 'a local Ray instance'}")
-        pending = {task.remote(group, str(Path(checkpoint_root).resolve()),
-                               str(Path(log_root).resolve()), cfg.compare.fuse): group
-                   for group in work}
+        reporter.note(
+            f"ray: {len(todo)} runs in {len(work)} tasks on "
+            f"{options.address or 'a local Ray instance'}"
+        )
+        pending = {
+            task.remote(
+                group,
+                str(Path(checkpoint_root).resolve()),
+                str(Path(log_root).resolve()),
+                cfg.compare.fuse,
+            ): group
+            for group in work
+        }
         results = []
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -90,9 +116,11 @@ def run(cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_roo
             try:
                 out = ray.get(done[0])
             except Exception as exc:  # noqa: BLE001 - the task died more often than retried
-                raise ExecutorError(f"a Ray task for {', '.join(c.run_name for c in group)} "
-                                   f"failed after {options.retries} retries: "
-                                   f"{str(exc).splitlines()[0]}; rerun to resume") from None
+                raise ExecutorError(
+                    f"a Ray task for {', '.join(c.run_name for c in group)} "
+                    f"failed after {options.retries} retries: "
+                    f"{str(exc).splitlines()[0]}; rerun to resume"
+                ) from None
             if isinstance(out, InitcmpError):
                 raise out
             for result in out:

@@ -11,7 +11,9 @@ from initcmp.data import Dataset
 from initcmp.records import RunPaths
 
 
-def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoints") -> dict:
+def evaluate_run(
+    cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoints"
+) -> dict:
     """Evaluate a run's newest readable checkpoint through the same compiled code as
     training (a stack of one), so it matches the run's own last evaluation to the bit."""
     runtime.tensorflow()
@@ -23,7 +25,16 @@ def evaluate_run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "c
     stack.load(step)
     metrics = stack.evaluate()[0]
     steps_per_epoch = math.ceil(len(data.y_train) / saved.train.batch_size)
-    return records.row({"name": saved.name, "init": saved.init.name, "seed": saved.seed,
-                        "step": step, "epoch": step / steps_per_epoch, **metrics,
-                        "weights_sha256": models.weights_sha256(model),
-                        "checkpoint_dir": str(paths.checkpoints), "warnings": warnings})
+    return records.row(
+        {
+            "name": saved.name,
+            "init": saved.init.name,
+            "seed": saved.seed,
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            **metrics,
+            "weights_sha256": models.weights_sha256(model),
+            "checkpoint_dir": str(paths.checkpoints),
+            "warnings": warnings,
+        }
+    )

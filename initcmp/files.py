@@ -15,6 +15,7 @@ def replaced(path: Path, binary: bool = False):
     OSError is the caller's to report (or to ignore, for a cache)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from others
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
             f.flush()
@@ -29,3 +30,10 @@ def replaced(path: Path, binary: bool = False):
 def write_text(path: Path, text: str) -> None:
     with replaced(path) as f:
         f.write(text)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

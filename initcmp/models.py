@@ -26,20 +26,28 @@ def build_model(cfg: Config):
     sizes = [*cfg.model.hidden, NUM_CLASSES]
     for index, units in enumerate(sizes):
         is_output = index == len(sizes) - 1
-        layers.append(keras.layers.Dense(
-            units,
-            activation=None if is_output else cfg.model.activation,
-            kernel_initializer=initializers.build(cfg.init.name, cfg.init.params, cfg.seed, index),
-            bias_initializer="zeros",
-            name="logits" if is_output else f"hidden_{index}"))
+        layers.append(
+            keras.layers.Dense(
+                units,
+                activation=None if is_output else cfg.model.activation,
+                kernel_initializer=initializers.build(
+                    cfg.init.name, cfg.init.params, cfg.seed, index
+                ),
+                bias_initializer="zeros",
+                name="logits" if is_output else f"hidden_{index}",
+            )
+        )
     return keras.Sequential(layers, name=cfg.name)
 
 
 def build_optimizer(cfg: Config):
     import keras
 
-    make = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-            "rmsprop": keras.optimizers.RMSprop}[cfg.train.optimizer]
+    make = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }[cfg.train.optimizer]
     return make(learning_rate=cfg.train.learning_rate)
 
 

@@ -6,8 +6,14 @@ stdout stays free for results and `--json`."""
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from initcmp.config import Config
 
@@ -32,9 +38,15 @@ class ConsoleReporter(Reporter):
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, transient=True)
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
         self._runs = self._steps = None
         self._source = None
 
@@ -63,8 +75,9 @@ class ConsoleReporter(Reporter):
         label = f"{cfgs[0].name}/{cfgs[0].run_name}"
         if len(cfgs) > 1:
             label = f"{cfgs[0].name}: {len(cfgs)} runs"
-            self.say(f"{label} together in one compiled step: "
-                     + ", ".join(c.run_name for c in cfgs))
+            self.say(
+                f"{label} together in one compiled step: " + ", ".join(c.run_name for c in cfgs)
+            )
         if resumed_from_step >= total_steps:
             self.say(f"{label}: already finished at step {resumed_from_step}")
         elif resumed_from_step:
@@ -73,8 +86,9 @@ class ConsoleReporter(Reporter):
             self.say(f"{label}: training {total_steps} steps")
         if self._steps is not None:
             self._progress.remove_task(self._steps)
-        self._steps = self._progress.add_task(label, total=total_steps,
-                                              completed=resumed_from_step, metrics="")
+        self._steps = self._progress.add_task(
+            label, total=total_steps, completed=resumed_from_step, metrics=""
+        )
 
     def progress(self, step, metrics):
         if len(metrics) == 1:

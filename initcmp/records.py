@@ -18,9 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from initcmp import config as config_mod, config_load
+from initcmp import config as config_mod, config_load, config_yaml, files
 from initcmp.config import Config
-from initcmp import files
 from initcmp.errors import OutputError, RunInUseError
 
 
@@ -31,8 +30,10 @@ class RunPaths:
 
     @classmethod
     def of(cls, cfg: Config, checkpoint_root: str | Path, log_root: str | Path) -> "RunPaths":
-        return cls(Path(checkpoint_root) / cfg.name / cfg.run_name,
-                   Path(log_root) / cfg.name / cfg.run_name)
+        return cls(
+            Path(checkpoint_root) / cfg.name / cfg.run_name,
+            Path(log_root) / cfg.name / cfg.run_name,
+        )
 
     @property
     def metrics(self) -> Path:
@@ -78,9 +79,11 @@ class RunLock:
         except OSError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise RunInUseError(f"{self.run} is in use by process {holder} (another "
-                                  "initcmp training this run); wait for it to finish, "
-                                  "or stop it and rerun to resume") from None
+            raise RunInUseError(
+                f"{self.run} is in use by process {holder} (another "
+                "initcmp training this run); wait for it to finish, "
+                "or stop it and rerun to resume"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
@@ -117,7 +120,7 @@ def read_config(folder: Path) -> Config | None:
     path = folder / "config.yaml"
     if not path.is_file():
         return None
-    return config_load.from_dict(config_load.read_yaml(path), source=str(path))
+    return config_load.from_dict(config_yaml.read_yaml(path), source=str(path))
 
 
 def read_metrics(paths: RunPaths) -> list[dict]:

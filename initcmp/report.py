@@ -7,13 +7,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
+from initcmp import plots
 from initcmp.records import write_atomic
 
-COLUMNS = ["init", "runs", "acc % ± std", "95% CI", "min–max", "loss", "epochs",
-           "s/run", "notebook"]
+COLUMNS = [
+    "init",
+    "runs",
+    "acc % ± std",
+    "95% CI",
+    "min–max",
+    "loss",
+    "epochs",
+    "s/run",
+    "notebook",
+]
 
 
 def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
@@ -23,7 +32,7 @@ def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
     write_atomic(paths[0], json.dumps(summary, indent=2) + "\n")
     write_atomic(paths[1], to_csv(summary))
     write_atomic(paths[2], to_markdown(summary))
-    plot(summary, records, paths[3])
+    plots.comparison(summary, records, paths[3])
     return paths
 
 
@@ -45,19 +54,42 @@ def table_rows(summary: dict) -> list[list[str]]:
 def _table_rows(summary: dict) -> list[list[str]]:
     out = []
     for r in summary["rows"]:
-        marks = [f"{r[k]} {word}" for k, word in (("diverged", "diverged"),
-                                                   ("at_chance", "at chance"))
-                 if r.get(k)]
+        marks = [
+            f"{r[k]} {word}"
+            for k, word in (("diverged", "diverged"), ("at_chance", "at chance"))
+            if r.get(k)
+        ]
         runs = f"{r['runs']}" + (f" ({', '.join(marks)})" if marks else "")
         if r["mean_accuracy"] is None:
-            out.append([r["init"], runs, "diverged", "", "", "", str(r["epochs"]),
-                        _seconds(r["seconds"]), _pct(r["notebook"])])
+            out.append(
+                [
+                    r["init"],
+                    runs,
+                    "diverged",
+                    "",
+                    "",
+                    "",
+                    str(r["epochs"]),
+                    _seconds(r["seconds"]),
+                    _pct(r["notebook"]),
+                ]
+            )
             continue
         spread = "" if r["std_accuracy"] is None else f" ± {100 * r['std_accuracy']:.2f}"
         ci = "" if r["ci95"] is None else f"{_pct(r['ci95'][0])}–{_pct(r['ci95'][1])}"
-        out.append([r["init"], runs, f"{_pct(r['mean_accuracy'])}{spread}", ci,
-                    f"{_pct(r['min_accuracy'])}–{_pct(r['max_accuracy'])}", f"{r['mean_loss']:.4g}",
-                    str(r["epochs"]), _seconds(r["seconds"]), _pct(r["notebook"])])
+        out.append(
+            [
+                r["init"],
+                runs,
+                f"{_pct(r['mean_accuracy'])}{spread}",
+                ci,
+                f"{_pct(r['min_accuracy'])}–{_pct(r['max_accuracy'])}",
+                f"{r['mean_loss']:.4g}",
+                str(r["epochs"]),
+                _seconds(r["seconds"]),
+                _pct(r["notebook"]),
+            ]
+        )
     return out
 
 
@@ -87,8 +119,13 @@ def print_tables(summary: dict, console=None) -> None:
     title += "; notebook: its single published run)" if _has_notebook(summary) else ")"
     console.print(rich_table(title, _columns(summary), table_rows(summary)))
     if summary["paired"]:
-        console.print(rich_table(f"each initializer against the best ({summary['best']}), "
-                                  "paired by seed", PAIRED_COLUMNS, paired_rows(summary)))
+        console.print(
+            rich_table(
+                f"each initializer against the best ({summary['best']}), paired by seed",
+                PAIRED_COLUMNS,
+                paired_rows(summary),
+            )
+        )
 
 
 def rich_table(title: str, columns: list[str], rows: list[list[str]]):
@@ -118,69 +155,28 @@ def _md_table(columns: list[str], rows: list[list[str]]) -> str:
 
 def to_csv(summary: dict) -> str:
     """One row per initializer, numbers as numbers (fractions, not percent)."""
-    fields = ["init", "runs", "diverged", "mean_accuracy", "std_accuracy", "ci95_low",
-              "ci95_high", "min_accuracy", "max_accuracy", "mean_loss", "epochs", "seconds",
-              "notebook"]
+    fields = [
+        "init",
+        "runs",
+        "diverged",
+        "mean_accuracy",
+        "std_accuracy",
+        "ci95_low",
+        "ci95_high",
+        "min_accuracy",
+        "max_accuracy",
+        "mean_loss",
+        "epochs",
+        "seconds",
+        "notebook",
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in summary["rows"]:
         low, high = r["ci95"] or (None, None)
-        writer.writerow({**{k: r[k] for k in fields if k in r}, "ci95_low": low,
-                         "ci95_high": high})
+        writer.writerow({**{k: r[k] for k in fields if k in r}, "ci95_low": low, "ci95_high": high})
     return buffer.getvalue()
-
-
-def plot(summary: dict, records: list[dict], path: Path) -> None:
-    """Left: test accuracy against step (mean over seeds, band = min to max).
-    Right: final accuracy per initializer with its 95 % interval, seeds as dots, and
-    the notebook's single-run number as a cross."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, (curves, finals) = plt.subplots(1, 2, figsize=(12, 4.5),
-                                         gridspec_kw={"width_ratios": [3, 2]})
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    noted = False
-    for i, row in enumerate(summary["rows"]):
-        color = colors[i % len(colors)]
-        runs = [r for r in records if r["init"] == row["init"] and not r.get("diverged")]
-        steps = sorted(set.intersection(*[{s for s, _ in r["curve"]} for r in runs])) if runs else []
-        if steps:
-            acc = np.array([[dict(r["curve"])[s] for s in steps] for r in runs], dtype=float)
-            curves.plot(steps, acc.mean(axis=0), color=color, label=row["init"])
-            curves.fill_between(steps, acc.min(axis=0), acc.max(axis=0), color=color, alpha=0.2)
-        if row["mean_accuracy"] is not None:
-            low, high = row["ci95"] or (row["mean_accuracy"], row["mean_accuracy"])
-            finals.errorbar(i, row["mean_accuracy"], color=color, fmt="o", capsize=6,
-                            yerr=[[row["mean_accuracy"] - low], [high - row["mean_accuracy"]]])
-            finals.scatter([i] * len(runs), [r["test_accuracy"] for r in runs], color=color,
-                           s=12, alpha=0.6)
-        if row["diverged"]:  # no accuracy to draw: say so where it would be
-            finals.annotate(f"{row['diverged']} diverged", (i, 0.0), xycoords=("data", "axes fraction"),
-                            xytext=(0, 6), textcoords="offset points", ha="center",
-                            color=color, fontsize=8)
-        if row["notebook"] is not None:
-            finals.scatter([i], [row["notebook"]], marker="x", color="black", s=50,
-                           label=None if noted else "notebook (single run)")
-            noted = True
-    curves.set(xlabel="training step", ylabel="test accuracy",
-               title="test accuracy during training (line: mean, band: min-max over seeds)")
-    curves.grid(alpha=0.3)
-    curves.legend(loc="lower right")
-    finals.set_xticks(range(len(summary["rows"])), [r["init"] for r in summary["rows"]])
-    finals.set(ylabel="final test accuracy", title="final accuracy, 95 % interval over seeds")
-    finals.grid(alpha=0.3, axis="y")
-    if finals.get_legend_handles_labels()[0]:
-        finals.legend(loc="lower right")
-    fig.tight_layout()
-    partial = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(partial, dpi=110)
-    plt.close(fig)
-    os.replace(partial, path)  # atomic, like every other record
 
 
 def _pct(value) -> str:
@@ -189,3 +185,35 @@ def _pct(value) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:.1f}"
+
+
+def print_inspection(results: list[dict], console=None) -> None:
+    """`initcmp inspect`: per initializer, its per-layer table and the findings in words."""
+    from initcmp import diagnose
+
+    console = console or terminal()
+    for result in results:
+        params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+        title = (
+            f"{result['init']}{f' ({params})' if params else ''}, seed {result['seed']}: "
+            f"{len(result['hidden'])} hidden {result['activation']} layers at "
+            f"initialization, {result['batch']} images, loss {result['loss']:.4g}"
+        )
+        console.print(rich_table(title, diagnose.COLUMNS, diagnose.table_rows(result)))
+        for line in result["findings"]:
+            console.print(f"  - {line}", soft_wrap=True, highlight=False)
+        console.print()
+
+
+def print_initializers(rows: list[dict]) -> None:
+    """`initcmp inits`: name, formula, default parameters, paper."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="initializers (Dense kernel of shape fan_in x fan_out)")
+    for column in ("name", "formula", "parameters", "reference"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "-"
+        table.add_row(row["name"], row["formula"], params, row["reference"])
+    Console().print(table)

@@ -30,15 +30,20 @@ class Run:
         self.steps_per_epoch = math.ceil(len(dataset.y_train) / cfg.train.batch_size)
         self.total = self.steps_per_epoch * cfg.train.epochs
         if self.start > self.total:
-            raise CheckpointError(f"{paths.checkpoints} has already trained {self.start} "
-                                  f"steps, more than train.epochs={cfg.train.epochs} asks "
-                                  f"({self.total}); rerun with --fresh to start over")
+            raise CheckpointError(
+                f"{paths.checkpoints} has already trained {self.start} "
+                f"steps, more than train.epochs={cfg.train.epochs} asks "
+                f"({self.total}); rerun with --fresh to start over"
+            )
         records.write_config(paths, cfg)
         records.truncate_metrics(paths, self.start)
         self.writer = summaries.writer(paths.logs)
         # log.histograms: the signal inside the model on its first batch, over time.
-        self.probe = (batches.first_rows(dataset, cfg.seed, cfg.train.batch_size)
-                      if cfg.log.histograms else None)
+        self.probe = (
+            batches.first_rows(dataset, cfg.seed, cfg.train.batch_size)
+            if cfg.log.histograms
+            else None
+        )
         if self.start == 0:
             self._initialise(dataset)
         self.seconds_before = float(self.state.seconds.numpy())
@@ -72,15 +77,19 @@ class Run:
         """Mean train loss and accuracy since the last log point, from the run's (3,)
         running sums, to TensorBoard."""
         loss_sum, acc_sum, count = sums
-        self.last = {"train_loss": float(loss_sum / count), "train_accuracy": float(acc_sum / count)}
+        self.last = {
+            "train_loss": float(loss_sum / count),
+            "train_accuracy": float(acc_sum / count),
+        }
         summaries.scalars(self.writer, step, "train", self.last)
 
     def record_evaluation(self, step: int, metrics: dict, seconds: float) -> None:
         """An evaluation to TensorBoard and, with the last train metrics, to metrics.jsonl."""
         self.last.update(metrics)
         summaries.scalars(self.writer, step, "test", metrics)
-        self.last.update(step=step, epoch=step / self.steps_per_epoch,
-                         seconds=self.seconds_before + seconds)
+        self.last.update(
+            step=step, epoch=step / self.steps_per_epoch, seconds=self.seconds_before + seconds
+        )
         records.append_metrics(self.paths, records.row(self.last))
 
     def write_signal(self, step: int) -> None:
@@ -93,8 +102,9 @@ class Run:
         stack.store(slot)
         self.state.step.assign(stack.step)
         self.state.sums.assign(stack.read_sums(reset=False)[slot])
-        self.state.logged.assign([self.last.get("train_loss", math.nan),
-                                  self.last.get("train_accuracy", math.nan)])
+        self.state.logged.assign(
+            [self.last.get("train_loss", math.nan), self.last.get("train_accuracy", math.nan)]
+        )
         self.state.seconds.assign(self.seconds_before + seconds)
         self.state.save()
         self.writer.flush()
@@ -105,23 +115,37 @@ class Run:
         stack.store(slot)
         cfg, last = self.cfg, self.last
         self.writer.flush()
-        result = records.row({
-            "name": cfg.name, "init": cfg.init.name, "seed": cfg.seed, "step": step,
-            "epoch": step / self.steps_per_epoch, "epochs": cfg.train.epochs,
-            "test_accuracy": last["test_accuracy"], "test_loss": last["test_loss"],
-            "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
-            "seconds": round(self.seconds_before + seconds, 3),
-            "diverged": self.diverged_step is not None, "diverged_step": self.diverged_step,
-            "trained_with": stack.k, "weights_sha256": models.weights_sha256(self.model),
-            "data": source, "checkpoint_dir": str(self.paths.checkpoints),
-            "log_dir": str(self.paths.logs)})
+        result = records.row(
+            {
+                "name": cfg.name,
+                "init": cfg.init.name,
+                "seed": cfg.seed,
+                "step": step,
+                "epoch": step / self.steps_per_epoch,
+                "epochs": cfg.train.epochs,
+                "test_accuracy": last["test_accuracy"],
+                "test_loss": last["test_loss"],
+                "train_loss": last["train_loss"],
+                "train_accuracy": last["train_accuracy"],
+                "seconds": round(self.seconds_before + seconds, 3),
+                "diverged": self.diverged_step is not None,
+                "diverged_step": self.diverged_step,
+                "trained_with": stack.k,
+                "weights_sha256": models.weights_sha256(self.model),
+                "data": source,
+                "checkpoint_dir": str(self.paths.checkpoints),
+                "log_dir": str(self.paths.logs),
+            }
+        )
         faults.point("result")
         records.write_result(self.paths, result)
         return {**result, "resumed_from_step": self.start}
 
     def epoch_line(self, epoch: int) -> str:
         m, epochs = self.last, self.cfg.train.epochs
-        return (f"{self.cfg.run_name}: epoch {epoch}/{epochs}  step {m['step']}  "
-                f"train loss {m['train_loss']:.4f} acc {m['train_accuracy']:.2%}  "
-                f"test loss {m['test_loss']:.4f} acc {m['test_accuracy']:.2%}  "
-                f"{m['seconds']:.1f}s")
+        return (
+            f"{self.cfg.run_name}: epoch {epoch}/{epochs}  step {m['step']}  "
+            f"train loss {m['train_loss']:.4f} acc {m['train_accuracy']:.2%}  "
+            f"test loss {m['test_loss']:.4f} acc {m['test_accuracy']:.2%}  "
+            f"{m['seconds']:.1f}s"
+        )

@@ -17,8 +17,9 @@ NOTEBOOK = {"random": 0.8535, "glorot": 0.9650, "he": 0.9634}
 CHANCE_LEVEL = 0.2
 
 
-def summarise(records: list[dict], order: list[str] | None = None,
-              notebook: dict[str, float] = NOTEBOOK) -> dict:
+def summarise(
+    records: list[dict], order: list[str] | None = None, notebook: dict[str, float] = NOTEBOOK
+) -> dict:
     """{"rows": [...per init...], "best": init, "paired": [...each init vs best...]}.
 
     `notebook` gives the published number shown beside each initializer (pass {} when
@@ -28,8 +29,11 @@ def summarise(records: list[dict], order: list[str] | None = None,
     rows = [_row(init, runs, notebook.get(init)) for init, runs in by_init.items() if runs]
     ranked = [r for r in rows if r["mean_accuracy"] is not None]
     best = max(ranked, key=lambda r: r["mean_accuracy"])["init"] if ranked else None
-    paired = [_paired(row["init"], best, by_init) for row in rows
-              if best is not None and row["init"] != best]
+    paired = [
+        _paired(row["init"], best, by_init)
+        for row in rows
+        if best is not None and row["init"] != best
+    ]
     return {"rows": rows, "best": best, "paired": paired}
 
 
@@ -41,20 +45,37 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
     mean = float(acc.mean()) if n else None
     std = float(acc.std(ddof=1)) if n >= 2 else None
     return {
-        "init": init, "runs": len(runs), "diverged": len(runs) - n,
+        "init": init,
+        "runs": len(runs),
+        "diverged": len(runs) - n,
         "at_chance": int(np.sum(acc < CHANCE_LEVEL)),
-        "mean_accuracy": mean, "std_accuracy": std, "ci95": ci95(acc),
+        "mean_accuracy": mean,
+        "std_accuracy": std,
+        "ci95": ci95(acc),
         "min_accuracy": float(acc.min()) if n else None,
         "max_accuracy": float(acc.max()) if n else None,
         "mean_loss": float(loss.mean()) if n else None,
         "epochs": max(r["epochs"] for r in runs),
         # Training time per run: a run fused with K others is charged 1/K of the wall time.
-        "seconds": float(np.mean([(r.get("seconds") or 0.0) / (r.get("trained_with") or 1)
-                                  for r in runs])),
+        "seconds": float(
+            np.mean([(r.get("seconds") or 0.0) / (r.get("trained_with") or 1) for r in runs])
+        ),
         "notebook": notebook,
-        "runs_detail": [{k: r.get(k) for k in ("seed", "test_accuracy", "test_loss", "step",
-                                               "seconds", "diverged", "diverged_step")}
-                        for r in sorted(runs, key=lambda r: r["seed"])],
+        "runs_detail": [
+            {
+                k: r.get(k)
+                for k in (
+                    "seed",
+                    "test_accuracy",
+                    "test_loss",
+                    "step",
+                    "seconds",
+                    "diverged",
+                    "diverged_step",
+                )
+            }
+            for r in sorted(runs, key=lambda r: r["seed"])
+        ],
     }
 
 
@@ -86,6 +107,7 @@ def _t_two_sided_p(t: float, df: int) -> float:
 
 def _paired(init: str, best: str, by_init: dict[str, list[dict]]) -> dict:
     """Mean paired difference (init - best) over shared seeds, and the paired t-test p."""
+
     def accuracy_by_seed(init):
         return {r["seed"]: r["test_accuracy"] for r in by_init[init] if not r.get("diverged")}
 
@@ -103,5 +125,10 @@ def _paired(init: str, best: str, by_init: dict[str, list[dict]]) -> dict:
         t = float(np.mean(diff)) / (float(np.std(diff, ddof=1)) / math.sqrt(n))
         p = _t_two_sided_p(t, n - 1)
         p = p if math.isfinite(p) else None
-    return {"init": init, "best": best, "shared_seeds": seeds,
-            "mean_difference": float(np.mean(diff)) if seeds else None, "p_value": p}
+    return {
+        "init": init,
+        "best": best,
+        "shared_seeds": seeds,
+        "mean_difference": float(np.mean(diff)) if seeds else None,
+        "p_value": p,
+    }

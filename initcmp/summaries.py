@@ -35,8 +35,11 @@ def hparams(writer, cfg: Config) -> None:
     """The run's config, flattened, as TensorBoard HParams (the comparison's own keys left out)."""
     from tensorboard.plugins.hparams import api as hp
 
-    flat = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
-            for k, v in flatten(to_dict(cfg)).items() if not k.startswith("compare.")}
+    flat = {
+        k: v if isinstance(v, (bool, int, float, str)) else str(v)
+        for k, v in flatten(to_dict(cfg)).items()
+        if not k.startswith("compare.")
+    }
     with writer.as_default():
         hp.hparams(flat, trial_id=f"{cfg.name}/{cfg.run_name}")
 

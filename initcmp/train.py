@@ -24,17 +24,36 @@ from initcmp.records import RunPaths
 from initcmp.runs import Run
 
 
-def run(cfg: Config, data: Dataset, *, checkpoint_root: str | Path = "checkpoints",
-        log_root: str | Path = "logs", fresh: bool = False,
-        reporter: Reporter | None = None) -> dict:
+def run(
+    cfg: Config,
+    data: Dataset,
+    *,
+    checkpoint_root: str | Path = "checkpoints",
+    log_root: str | Path = "logs",
+    fresh: bool = False,
+    reporter: Reporter | None = None,
+) -> dict:
     """Train one run to `cfg.train.epochs`, resuming its own checkpoint if there is one."""
-    return run_many([cfg], data, checkpoint_root=checkpoint_root, log_root=log_root,
-                    fresh=fresh, reporter=reporter)[0]
+    return run_many(
+        [cfg],
+        data,
+        checkpoint_root=checkpoint_root,
+        log_root=log_root,
+        fresh=fresh,
+        reporter=reporter,
+    )[0]
 
 
-def run_many(cfgs: list[Config], data: Dataset, *, checkpoint_root: str | Path = "checkpoints",
-             log_root: str | Path = "logs", fresh: bool = False, fuse: bool = True,
-             reporter: Reporter | None = None) -> list[dict]:
+def run_many(
+    cfgs: list[Config],
+    data: Dataset,
+    *,
+    checkpoint_root: str | Path = "checkpoints",
+    log_root: str | Path = "logs",
+    fresh: bool = False,
+    fuse: bool = True,
+    reporter: Reporter | None = None,
+) -> list[dict]:
     """Train several runs, each exactly as `run` would (same folders, same bits).
 
     With `fuse`, runs that differ only in init and seed and stand at the same step are
@@ -96,9 +115,11 @@ def _train_together(runs: list[Run], data: Dataset, reporter: Reporter) -> list[
                 break
     except KeyboardInterrupt:
         group.checkpoint()
-        raise Interrupted(f"interrupted at step {int(group.stack.step.numpy())} of "
-                          f"{group.total}; checkpoint saved. Rerun the same command to "
-                          "resume") from None
+        raise Interrupted(
+            f"interrupted at step {int(group.stack.step.numpy())} of "
+            f"{group.total}; checkpoint saved. Rerun the same command to "
+            "resume"
+        ) from None
     return group.finish(step)
 
 
@@ -126,8 +147,9 @@ class _Group:
 
     def batches(self, epoch: int, step: int):
         """The rest of `epoch`'s batches from global `step`, for every run at once."""
-        orders = np.stack([batches.epoch_order(len(self.data.y_train), r.cfg.seed, epoch)
-                           for r in self.runs])
+        orders = np.stack(
+            [batches.epoch_order(len(self.data.y_train), r.cfg.seed, epoch) for r in self.runs]
+        )
         skip = step - epoch * self.steps_per_epoch
         return batches.epoch_batches(orders, self.cfg.train.batch_size, skip)
 
@@ -137,10 +159,12 @@ class _Group:
         sums = self.stack.read_sums()
         for slot, r in self.live.items():
             r.log_train(sums[slot], step)
-        self.reporter.progress(step, [{"run": r.cfg.run_name, **r.last}
-                                      for r in self.live.values()])
-        diverged = [slot for slot, r in self.live.items()
-                    if not math.isfinite(r.last["train_loss"])]
+        self.reporter.progress(
+            step, [{"run": r.cfg.run_name, **r.last} for r in self.live.values()]
+        )
+        diverged = [
+            slot for slot, r in self.live.items() if not math.isfinite(r.last["train_loss"])
+        ]
         if diverged:
             evals = self.stack.evaluate()
             for slot in diverged:
@@ -166,8 +190,9 @@ class _Group:
             self.reporter.epoch_end(r.epoch_line(epoch))
 
     def _finish(self, slot: int, step: int) -> None:
-        self.results[slot] = self.live.pop(slot).result(self.stack, slot, step, self.seconds(),
-                                                        self.data.source)
+        self.results[slot] = self.live.pop(slot).result(
+            self.stack, slot, step, self.seconds(), self.data.source
+        )
         self.reporter.finish(self.results[slot])
 
     def finish(self, step: int) -> list[dict]:

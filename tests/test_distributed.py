@@ -8,19 +8,19 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from initcmp import compare, data
-from initcmp.cli import main
-from runs import finished_runs as records, load_config
+from helpers import SYNTHETIC_ARGS, finished_runs as records, load_config, run_cli_in as invoke
 
-SYN = ["--set", "data.name=synthetic", "--set", "checkpoint.every_steps=8",
-       "--inits", "he,glorot", "--seeds", "2"]
-
-
-def invoke(cwd, monkeypatch, *args):
-    monkeypatch.chdir(cwd)
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+SYN = [
+    *SYNTHETIC_ARGS,
+    "--set",
+    "checkpoint.every_steps=8",
+    "--inits",
+    "he,glorot",
+    "--seeds",
+    "2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,22 @@ def _ray_processes() -> int:
     return sum(("raylet" in line or "gcs_server" in line) for line in out.splitlines())
 
 
-def test_ray_executor_gives_the_local_numbers_and_leaves_nothing_running(tmp_path, monkeypatch,
-                                                                        local):
+def test_ray_executor_gives_the_local_numbers_and_leaves_nothing_running(
+    tmp_path, monkeypatch, local
+):
     assert _ray_processes() == 0
-    result = invoke(tmp_path, monkeypatch, "compare", *SYN, "--executor", "ray",
-                    "--set", "ray.num_cpus=2", "--set", "compare.fuse=false")
+    result = invoke(
+        tmp_path,
+        monkeypatch,
+        "compare",
+        *SYN,
+        "--executor",
+        "ray",
+        "--set",
+        "ray.num_cpus=2",
+        "--set",
+        "compare.fuse=false",
+    )
     assert result.exit_code == 0, result.stderr
     assert "ray: 4 runs in 4 tasks on a local Ray instance" in result.stderr
     assert records(tmp_path) == local
@@ -56,14 +67,30 @@ def test_a_killed_task_is_retried_and_ends_with_the_same_numbers(tmp_path, local
     the third attempt, from step 16, finishes. Ray retries; the numbers don't change."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False, runtime_env={"env_vars": {"INITCMP_KILL_AT": "step:13"}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="ERROR",
+        log_to_driver=False,
+        runtime_env={"env_vars": {"INITCMP_KILL_AT": "step:13"}},
+    )
     try:
-        cfg = load_config(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
-                                     'compare.inits=["he", "glorot"]', "compare.seeds=[0, 1]",
-                                     "compare.executor=ray", "ray.retries=3"))
-        compare.run(cfg, data.synthetic, checkpoint_root=tmp_path / "checkpoints",
-                    log_root=tmp_path / "logs")
+        cfg = load_config(
+            overrides=(
+                "data.name=synthetic",
+                "checkpoint.every_steps=8",
+                'compare.inits=["he", "glorot"]',
+                "compare.seeds=[0, 1]",
+                "compare.executor=ray",
+                "ray.retries=3",
+            )
+        )
+        compare.run(
+            cfg,
+            data.synthetic,
+            checkpoint_root=tmp_path / "checkpoints",
+            log_root=tmp_path / "logs",
+        )
     finally:
         ray.shutdown()
     assert records(tmp_path) == local
@@ -73,8 +100,18 @@ def test_a_killed_task_is_retried_and_ends_with_the_same_numbers(tmp_path, local
 
 def test_too_few_retries_is_one_line_and_a_rerun_finishes(tmp_path, monkeypatch, local):
     monkeypatch.setenv("INITCMP_KILL_AT", "step:13")  # inherited by the Ray workers
-    failed = invoke(tmp_path, monkeypatch, "compare", *SYN, "--executor", "ray",
-                    "--set", "ray.retries=0", "--set", "ray.num_cpus=2")
+    failed = invoke(
+        tmp_path,
+        monkeypatch,
+        "compare",
+        *SYN,
+        "--executor",
+        "ray",
+        "--set",
+        "ray.retries=0",
+        "--set",
+        "ray.num_cpus=2",
+    )
     assert failed.exit_code == 2
     line = failed.stderr.strip().splitlines()[-1]
     assert line.startswith("initcmp: error: a Ray task for ") and "rerun to resume" in line
@@ -87,14 +124,18 @@ def test_without_ray_installed_it_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     result = invoke(tmp_path, monkeypatch, "compare", *SYN, "--executor", "ray")
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("initcmp: error: the ray executor needs Ray, which is "
-                                     "not installed: pip install 'initcmp[ray]' (or `make "
-                                     "install`)")
+    assert result.stderr.strip() == (
+        "initcmp: error: the ray executor needs Ray, which is "
+        "not installed: pip install 'initcmp[ray]' (or `make "
+        "install`)"
+    )
 
 
 def test_ray_is_imported_only_when_asked_for():
-    code = ("import sys, initcmp.cli, initcmp.compare, initcmp.distributed, initcmp.train; "
-            "print('ray' in sys.modules)")
+    code = (
+        "import sys, initcmp.cli, initcmp.compare, initcmp.distributed, initcmp.train; "
+        "print('ray' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
 
@@ -106,16 +147,32 @@ def test_a_killed_driver_is_rerun_and_finishes_with_the_same_numbers(tmp_path, l
     import os
 
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
-    args = [sys.executable, "-m", "initcmp", "compare", *SYN, "--executor", "ray",
-            "--set", "compare.fuse=false", "--set", "ray.num_cpus=2"]
-    killed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "INITCMP_KILL_AT": "task:1"})
+    args = [
+        sys.executable,
+        "-m",
+        "initcmp",
+        "compare",
+        *SYN,
+        "--executor",
+        "ray",
+        "--set",
+        "compare.fuse=false",
+        "--set",
+        "ray.num_cpus=2",
+    ]
+    killed = subprocess.run(
+        args,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "INITCMP_KILL_AT": "task:1"},
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
     assert len(list((tmp_path / "logs").rglob("result.json"))) >= 1  # the first task's
     env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
-    rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                           env=env)
+    rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "finished earlier" in rerun.stderr
     assert records(tmp_path) == local
@@ -128,14 +185,35 @@ def test_address_joins_a_running_cluster_and_leaves_it_running(tmp_path, monkeyp
     import os
 
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
-    head = subprocess.run([ray_cli, "start", "--head", "--port", "6391", "--num-cpus", "2",
-                           "--include-dashboard", "false"], capture_output=True, text=True,
-                          timeout=180)
+    head = subprocess.run(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--port",
+            "6391",
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert head.returncode == 0, head.stderr[-2000:]
     monkeypatch.setenv("RAY_AUTH_MODE", "token")  # `ray start` 2.60 requires the token
     try:
-        result = invoke(tmp_path, monkeypatch, "compare", *SYN, "--executor", "ray",
-                        "--address", "127.0.0.1:6391")
+        result = invoke(
+            tmp_path,
+            monkeypatch,
+            "compare",
+            *SYN,
+            "--executor",
+            "ray",
+            "--address",
+            "127.0.0.1:6391",
+        )
         assert result.exit_code == 0, result.stderr
         assert "on 127.0.0.1:6391" in result.stderr
         assert records(tmp_path) == local

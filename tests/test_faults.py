@@ -11,30 +11,31 @@ import sys
 import textwrap
 
 import pytest
-from click.testing import CliRunner
 
 from initcmp import records
-from initcmp.cli import main
 from initcmp.errors import CheckpointError
-from runs import finished_runs, load_config
-
-SYN = ["--set", "data.name=synthetic"]
+from helpers import (
+    SYNTHETIC,
+    SYNTHETIC_ARGS,
+    finished_runs,
+    load_config,
+    run_cli,
+    run_cli_in,
+    synthetic_config,
+)
 
 
 def paths_for(tmp_path, init="he", seed=0):
-    cfg = load_config(init=init, seed=seed, overrides=("data.name=synthetic",))
+    cfg = synthetic_config(init, seed=seed)
     return records.RunPaths.of(cfg, tmp_path / "checkpoints", tmp_path / "logs")
 
 
-def invoke(tmp_path, monkeypatch, *args):
-    monkeypatch.chdir(tmp_path)
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def test_a_second_process_on_the_same_run_is_refused_naming_folder_and_holder(tmp_path, monkeypatch):
+def test_a_second_process_on_the_same_run_is_refused_naming_folder_and_holder(
+    tmp_path, monkeypatch
+):
     holder = records.RunLock(paths_for(tmp_path)).acquire()  # "another process"
     try:
-        result = invoke(tmp_path, monkeypatch, "train", "--init", "he", *SYN)
+        result = run_cli_in(tmp_path, monkeypatch, "train", "--init", "he", *SYNTHETIC_ARGS)
     finally:
         holder.release()
     assert result.exit_code == 2
@@ -42,16 +43,22 @@ def test_a_second_process_on_the_same_run_is_refused_naming_folder_and_holder(tm
     assert len(line.splitlines()) == 1 and "Traceback" not in result.output
     assert "checkpoints/mnist_mlp/he-s0 is in use by process " + str(os.getpid()) in line
     # the holder released it: the same command now trains
-    assert invoke(tmp_path, monkeypatch, "train", "--init", "he", *SYN).exit_code == 0
+    assert (
+        run_cli_in(tmp_path, monkeypatch, "train", "--init", "he", *SYNTHETIC_ARGS).exit_code == 0
+    )
 
 
 def test_fresh_cannot_delete_a_run_another_process_holds(tmp_path, monkeypatch):
-    assert invoke(tmp_path, monkeypatch, "train", "--init", "he", *SYN).exit_code == 0
+    assert (
+        run_cli_in(tmp_path, monkeypatch, "train", "--init", "he", *SYNTHETIC_ARGS).exit_code == 0
+    )
     paths = paths_for(tmp_path)
     before = sorted(p.name for p in paths.checkpoints.iterdir())
     holder = records.RunLock(paths).acquire()
     try:
-        result = invoke(tmp_path, monkeypatch, "train", "--init", "he", *SYN, "--fresh")
+        result = run_cli_in(
+            tmp_path, monkeypatch, "train", "--init", "he", *SYNTHETIC_ARGS, "--fresh"
+        )
     finally:
         holder.release()
     assert result.exit_code == 2 and "in use by process" in result.stderr
@@ -83,7 +90,7 @@ def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
 def test_compare_refuses_when_one_of_its_runs_is_held_and_trains_nothing(tmp_path, monkeypatch):
     holder = records.RunLock(paths_for(tmp_path, "glorot", 1)).acquire()
     try:
-        result = invoke(tmp_path, monkeypatch, "compare", *SYN, "--seeds", "2")
+        result = run_cli_in(tmp_path, monkeypatch, "compare", *SYNTHETIC_ARGS, "--seeds", "2")
     finally:
         holder.release()
     assert result.exit_code == 2 and "glorot-s1 is in use by process" in result.stderr
@@ -92,7 +99,7 @@ def test_compare_refuses_when_one_of_its_runs_is_held_and_trains_nothing(tmp_pat
 
 # --- corrupted checkpoints ---------------------------------------------------------------
 
-from initcmp import data, train  # noqa: E402
+from initcmp import train  # noqa: E402
 from initcmp.progress import Reporter  # noqa: E402
 from initcmp.errors import Interrupted  # noqa: E402
 
@@ -111,27 +118,37 @@ class Notes(Reporter):
             raise KeyboardInterrupt
 
 
-@pytest.fixture(scope="module")
-def syn():
-    return data.synthetic()
-
-
 def _cfg():
-    return load_config(overrides=("data.name=synthetic", "checkpoint.every_steps=8",
-                                  "log.every_steps=1", "train.epochs=2"))
+    return load_config(
+        overrides=SYNTHETIC
+        + (
+            "checkpoint.every_steps=8",
+            "log.every_steps=1",
+            "train.epochs=2",
+        )
+    )
 
 
 def _run(tmp_path, syn, reporter=None, fresh=False):
-    return train.run(_cfg(), syn, checkpoint_root=tmp_path / "ck", log_root=tmp_path / "logs",
-                     reporter=reporter, fresh=fresh)
+    return train.run(
+        _cfg(),
+        syn,
+        checkpoint_root=tmp_path / "ck",
+        log_root=tmp_path / "logs",
+        reporter=reporter,
+        fresh=fresh,
+    )
 
 
 def _interrupted_at_20(tmp_path, syn):
     with pytest.raises(Interrupted):
         _run(tmp_path, syn, Notes(stop_at=20))
     folder = tmp_path / "ck" / "mnist_mlp" / "he-s0"
-    assert sorted(p.name for p in folder.glob("ckpt-*.index")) == \
-        ["ckpt-16.index", "ckpt-20.index", "ckpt-8.index"]
+    assert sorted(p.name for p in folder.glob("ckpt-*.index")) == [
+        "ckpt-16.index",
+        "ckpt-20.index",
+        "ckpt-8.index",
+    ]
     return folder
 
 
@@ -141,8 +158,9 @@ def uninterrupted(tmp_path_factory, syn):
 
 
 @pytest.mark.parametrize("damage", ["truncate data", "garbage index", "empty data"])
-def test_a_corrupted_newest_checkpoint_falls_back_and_ends_identical(tmp_path, syn, uninterrupted,
-                                                                     damage):
+def test_a_corrupted_newest_checkpoint_falls_back_and_ends_identical(
+    tmp_path, syn, uninterrupted, damage
+):
     folder = _interrupted_at_20(tmp_path, syn)
     data_file, index = folder / "ckpt-20.data-00000-of-00001", folder / "ckpt-20.index"
     if damage == "truncate data":
@@ -164,9 +182,18 @@ def test_no_readable_checkpoint_is_one_line_naming_them_and_fresh(tmp_path, syn,
     for path in folder.glob("ckpt-*.index"):
         path.write_bytes(b"not a checkpoint")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["train", *SYN, "--set", "checkpoint.every_steps=8",
-                                       "--set", "train.epochs=2", "--checkpoint-dir", "ck",
-                                       "--log-dir", "logs"], catch_exceptions=False)
+    result = run_cli(
+        "train",
+        *SYNTHETIC_ARGS,
+        "--set",
+        "checkpoint.every_steps=8",
+        "--set",
+        "train.epochs=2",
+        "--checkpoint-dir",
+        "ck",
+        "--log-dir",
+        "logs",
+    )
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1 and "Traceback" not in result.output
@@ -175,15 +202,23 @@ def test_no_readable_checkpoint_is_one_line_naming_them_and_fresh(tmp_path, syn,
     assert len(list(folder.glob("ckpt-*.index"))) == 3  # nothing deleted
 
 
-def test_a_lost_state_file_loses_nothing_and_eval_falls_back_too(tmp_path, syn, uninterrupted,
-                                                                  monkeypatch):
+def test_a_lost_state_file_loses_nothing_and_eval_falls_back_too(
+    tmp_path, syn, uninterrupted, monkeypatch
+):
     folder = _interrupted_at_20(tmp_path, syn)
     (folder / "checkpoint").write_text("garbage {{{")  # TF's list of checkpoints
     (folder / "ckpt-20.index").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
-    args = ["--checkpoint-dir", "ck", *SYN, "--set", "checkpoint.every_steps=8",
-            "--set", "train.epochs=2"]
-    evaluated = CliRunner().invoke(main, ["eval", *args, "--json"], catch_exceptions=False)
+    args = [
+        "--checkpoint-dir",
+        "ck",
+        *SYNTHETIC_ARGS,
+        "--set",
+        "checkpoint.every_steps=8",
+        "--set",
+        "train.epochs=2",
+    ]
+    evaluated = run_cli("eval", *args, "--json")
     assert evaluated.exit_code == 0, evaluated.stderr
     assert "warning: cannot read" in evaluated.stderr and "ckpt-20" in evaluated.stderr
     assert json.loads(evaluated.stdout)["step"] == 16
@@ -193,19 +228,46 @@ def test_a_lost_state_file_loses_nothing_and_eval_falls_back_too(tmp_path, syn, 
 
 # --- kill -9 at named points (initcmp/faults.py), then rerun ----------------------------
 
-TRAIN = ["train", "--init", "he", "--set", "data.name=synthetic", "--set", "train.epochs=2",
-         "--set", "checkpoint.every_steps=8", "--set", "eval.every_steps=5",
-         "--set", "log.every_steps=4"]
-COMPARE = ["compare", "--inits", "he,glorot", "--seeds", "1", "--set", "data.name=synthetic",
-           "--set", "checkpoint.every_steps=8", "--set", "eval.every_steps=5"]
+TRAIN = [
+    "train",
+    "--init",
+    "he",
+    *SYNTHETIC_ARGS,
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "checkpoint.every_steps=8",
+    "--set",
+    "eval.every_steps=5",
+    "--set",
+    "log.every_steps=4",
+]
+COMPARE = [
+    "compare",
+    "--inits",
+    "he,glorot",
+    "--seeds",
+    "1",
+    *SYNTHETIC_ARGS,
+    "--set",
+    "checkpoint.every_steps=8",
+    "--set",
+    "eval.every_steps=5",
+]
 
 
 def initcmp(cwd, args, kill=None):
     env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
     if kill:
         env["INITCMP_KILL_AT"] = kill
-    return subprocess.run([sys.executable, "-m", "initcmp", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "initcmp", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def initcmp_here(cwd, args) -> int:
@@ -214,13 +276,12 @@ def initcmp_here(cwd, args) -> int:
     before = os.getcwd()
     os.chdir(cwd)
     try:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False).exit_code
+        return run_cli(*args).exit_code
     finally:
         os.chdir(before)
 
 
-ARGS = {"train": TRAIN, "compare": COMPARE,
-        "one_by_one": COMPARE + ["--set", "compare.fuse=false"]}
+ARGS = {"train": TRAIN, "compare": COMPARE, "one_by_one": COMPARE + ["--set", "compare.fuse=false"]}
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +295,7 @@ def clean_runs(tmp_path_factory):
             assert initcmp_here(cwd, ARGS[name]) == 0
             cache[name] = finished_runs(cwd)
         return cache[name]
+
     return get
 
 
@@ -246,11 +308,27 @@ def _kill_then_rerun(tmp_path, clean_runs, name, kill):
 
 
 QUICK = [("train", "step:13"), ("compare", "checkpoint:3")]
-FULL = [("train", p) for p in ("step:1", "step:24", "step:47", "evaluate:2", "evaluate:6",
-                               "metrics:3", "checkpoint:1", "checkpoint:4", "result:1")] + \
-       [("compare", p) for p in ("step:20", "evaluate:4", "metrics:5", "checkpoint:2",
-                                 "result:1", "result:2")] + \
-       [("one_by_one", p) for p in ("group:1", "result:2", "checkpoint:4")]
+FULL = (
+    [
+        ("train", p)
+        for p in (
+            "step:1",
+            "step:24",
+            "step:47",
+            "evaluate:2",
+            "evaluate:6",
+            "metrics:3",
+            "checkpoint:1",
+            "checkpoint:4",
+            "result:1",
+        )
+    ]
+    + [
+        ("compare", p)
+        for p in ("step:20", "evaluate:4", "metrics:5", "checkpoint:2", "result:1", "result:2")
+    ]
+    + [("one_by_one", p) for p in ("group:1", "result:2", "checkpoint:4")]
+)
 
 
 @pytest.mark.parametrize("name, kill", QUICK)
@@ -280,8 +358,14 @@ def test_a_full_disk_is_one_line_keeps_earlier_checkpoints_and_resumes(tmp_path,
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 
-    full = subprocess.run([sys.executable, "-m", "initcmp", *TRAIN], cwd=tmp_path,
-                          preexec_fn=limit, capture_output=True, text=True, timeout=600)
+    full = subprocess.run(
+        [sys.executable, "-m", "initcmp", *TRAIN],
+        cwd=tmp_path,
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert full.returncode == 2
     line = full.stderr.strip().splitlines()[-1]
     assert line.startswith("initcmp: error: cannot write a checkpoint in checkpoints/")

@@ -5,60 +5,71 @@ keep their own records, checkpoints, divergence and resume. Synthetic data throu
 import numpy as np
 import pytest
 
-from initcmp import batches, data, fused, records, runtime, train
+from initcmp import batches, fused, runtime, train
 from initcmp.progress import Reporter
 from initcmp.errors import Interrupted
-from runs import load_config
+from helpers import metrics_without_time, synthetic_config
 
-SYN = ("data.name=synthetic",)
 IGNORED = ("seconds", "trained_with", "checkpoint_dir", "log_dir", "resumed_from_step")
 
 
-@pytest.fixture(scope="module")
-def syn():
-    return data.synthetic()
-
-
 def cfgs(*extra, runs=(("random", 0), ("glorot", 1), ("he", 0), ("he", 2))):
-    return [load_config(init=i, seed=s, overrides=SYN + extra) for i, s in runs]
+    return [synthetic_config(i, *extra, seed=s) for i, s in runs]
 
 
 def same(result):
     return {k: v for k, v in result.items() if k not in IGNORED}
 
 
-def metrics(tmp, cfg):
-    rows = records.read_metrics(records.RunPaths.of(cfg, tmp / "ck", tmp / "logs"))
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-
-
 def many(tmp, runs, dataset, **kw):
     return train.run_many(runs, dataset, checkpoint_root=tmp / "ck", log_root=tmp / "logs", **kw)
 
 
-@pytest.mark.parametrize("extra", [(), ("train.batch_size=100", "eval.batch_size=300",
-                                        "model.hidden=[64, 32, 16]", "model.activation=tanh",
-                                        "train.optimizer=rmsprop")])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (),
+        (
+            "train.batch_size=100",
+            "eval.batch_size=300",
+            "model.hidden=[64, 32, 16]",
+            "model.activation=tanh",
+            "train.optimizer=rmsprop",
+        ),
+    ],
+)
 def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):
     runs = cfgs("eval.every_steps=7", *extra)
     together = many(tmp_path / "fused", runs, syn)
     assert [r["trained_with"] for r in together] == [4] * 4
     for cfg, fused_result in zip(runs, together):
-        alone = train.run(cfg, syn, checkpoint_root=tmp_path / "alone" / "ck",
-                          log_root=tmp_path / "alone" / "logs")
+        alone = train.run(
+            cfg,
+            syn,
+            checkpoint_root=tmp_path / "alone" / "ck",
+            log_root=tmp_path / "alone" / "logs",
+        )
         assert alone["trained_with"] == 1
         assert same(fused_result) == same(alone)
-        assert metrics(tmp_path / "fused", cfg) == metrics(tmp_path / "alone", cfg)
+        assert metrics_without_time(tmp_path / "fused", cfg) == metrics_without_time(
+            tmp_path / "alone", cfg
+        )
 
 
 def test_a_diverging_run_leaves_its_stack_and_the_others_are_untouched(tmp_path, syn):
-    runs = [load_config(init="random", seed=0, overrides=SYN + ("init.stddev=1.0e+30",)),
-            *cfgs(runs=(("he", 0), ("glorot", 1)))]
+    runs = [
+        synthetic_config("random", "init.stddev=1.0e+30", seed=0),
+        *cfgs(runs=(("he", 0), ("glorot", 1))),
+    ]
     together = many(tmp_path / "fused", runs, syn)
     assert [r["diverged"] for r in together] == [True, False, False]
     for cfg, fused_result in zip(runs, together):
-        alone = train.run(cfg, syn, checkpoint_root=tmp_path / "alone" / "ck",
-                          log_root=tmp_path / "alone" / "logs")
+        alone = train.run(
+            cfg,
+            syn,
+            checkpoint_root=tmp_path / "alone" / "ck",
+            log_root=tmp_path / "alone" / "logs",
+        )
         assert same(fused_result) == same(alone)
 
 
@@ -77,7 +88,9 @@ def test_ctrl_c_saves_every_run_of_the_stack_and_the_rerun_matches(tmp_path, syn
     assert {r["resumed_from_step"] for r in resumed} == {31}
     assert [same(r) for r in resumed] == [same(r) for r in whole]
     for cfg in runs:
-        assert metrics(tmp_path / "cut", cfg) == metrics(tmp_path / "whole", cfg)
+        assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(
+            tmp_path / "whole", cfg
+        )
 
 
 def test_one_by_one_when_fuse_is_off(tmp_path, syn):

@@ -11,6 +11,8 @@ import pytest
 from initcmp import initializers
 from initcmp.errors import ConfigError
 
+pytestmark = pytest.mark.fast
+
 SHAPES = [(1024, 512), (784, 256)]
 REL_TOL = 0.03
 
@@ -76,8 +78,9 @@ def test_variance_scaling_modes_and_distributions(keras, mode, distribution):
     w = sample(keras, "variance_scaling", params, (fan_in, fan_out))
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     expected = math.sqrt(2.0 / n)
-    assert initializers.expected_std("variance_scaling", params, fan_in, fan_out) == \
-        pytest.approx(expected)
+    assert initializers.expected_std("variance_scaling", params, fan_in, fan_out) == pytest.approx(
+        expected
+    )
     assert_std(w, expected)
     assert_mean(w)
     if distribution == "uniform":
@@ -194,8 +197,11 @@ def test_importing_initializers_does_not_import_keras():
     import subprocess
     import sys
 
-    code = ("import sys, initcmp.initializers, initcmp.config; "
-            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    code = (
+        "import sys, initcmp.initializers, initcmp.config; "
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["False", "False"]

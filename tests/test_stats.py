@@ -8,17 +8,29 @@ from scipy import stats as sp
 
 from initcmp import report, stats
 
+pytestmark = pytest.mark.fast
+
 
 def rec(init, seed, acc, loss=0.1, diverged=False, epochs=1, seconds=2.0, curve=None):
-    return {"init": init, "seed": seed, "test_accuracy": acc, "test_loss": loss,
-            "step": 469, "epochs": epochs, "seconds": seconds, "diverged": diverged,
-            "diverged_step": 12 if diverged else None,
-            "curve": curve or [(50, acc - 0.1), (469, acc)]}
+    return {
+        "init": init,
+        "seed": seed,
+        "test_accuracy": acc,
+        "test_loss": loss,
+        "step": 469,
+        "epochs": epochs,
+        "seconds": seconds,
+        "diverged": diverged,
+        "diverged_step": 12 if diverged else None,
+        "curve": curve or [(50, acc - 0.1), (469, acc)],
+    }
 
 
-RECORDS = [rec("random", s, a) for s, a in enumerate([0.857, 0.857, 0.853])] + \
-          [rec("glorot", s, a) for s, a in enumerate([0.961, 0.960, 0.962])] + \
-          [rec("he", s, a) for s, a in enumerate([0.962, 0.963, 0.961])]
+RECORDS = (
+    [rec("random", s, a) for s, a in enumerate([0.857, 0.857, 0.853])]
+    + [rec("glorot", s, a) for s, a in enumerate([0.961, 0.960, 0.962])]
+    + [rec("he", s, a) for s, a in enumerate([0.962, 0.963, 0.961])]
+)
 
 
 def row(summary, init):
@@ -52,16 +64,26 @@ def test_best_and_paired_test_against_it():
 
 
 def test_pairing_is_by_seed_not_by_position():
-    shuffled = [rec("a", 2, 0.90), rec("a", 0, 0.50), rec("a", 1, 0.70),
-                rec("b", 0, 0.55), rec("b", 1, 0.76), rec("b", 2, 0.97)]
+    shuffled = [
+        rec("a", 2, 0.90),
+        rec("a", 0, 0.50),
+        rec("a", 1, 0.70),
+        rec("b", 0, 0.55),
+        rec("b", 1, 0.76),
+        rec("b", 2, 0.97),
+    ]
     paired = stats.summarise(shuffled)["paired"][0]
     assert paired["init"] == "a" and paired["best"] == "b"
     assert paired["mean_difference"] == pytest.approx(-0.06)  # 0.05, 0.06, 0.07 apart
 
 
 def test_diverged_runs_are_counted_not_averaged():
-    records = [rec("zeros", 0, 0.1135), rec("zeros", 1, 0.098, diverged=True),
-               rec("he", 0, 0.96), rec("he", 1, 0.97)]
+    records = [
+        rec("zeros", 0, 0.1135),
+        rec("zeros", 1, 0.098, diverged=True),
+        rec("he", 0, 0.96),
+        rec("he", 1, 0.97),
+    ]
     summary = stats.summarise(records)
     z = row(summary, "zeros")
     assert z["runs"] == 2 and z["diverged"] == 1
@@ -72,8 +94,9 @@ def test_diverged_runs_are_counted_not_averaged():
 
 
 def test_all_diverged_initializer_has_no_mean_and_is_shown_so():
-    records = [rec("random", s, 0.098, diverged=True) for s in range(2)] + \
-              [rec("he", s, 0.96 + s / 100) for s in range(2)]
+    records = [rec("random", s, 0.098, diverged=True) for s in range(2)] + [
+        rec("he", s, 0.96 + s / 100) for s in range(2)
+    ]
     summary = stats.summarise(records, order=["random", "he"])
     assert row(summary, "random")["mean_accuracy"] is None
     assert summary["best"] == "he"
@@ -109,8 +132,9 @@ def test_files_are_written_and_consistent(tmp_path):
 
 
 def test_runs_at_chance_are_marked_and_the_notebook_column_only_for_its_experiment():
-    records = [rec("glorot", s, a) for s, a in enumerate([0.11, 0.35, 0.10])] + \
-              [rec("he", s, a) for s, a in enumerate([0.91, 0.92, 0.93])]
+    records = [rec("glorot", s, a) for s, a in enumerate([0.11, 0.35, 0.10])] + [
+        rec("he", s, a) for s, a in enumerate([0.91, 0.92, 0.93])
+    ]
     summary = stats.summarise(records, notebook={})
     assert row(summary, "glorot")["at_chance"] == 2 and row(summary, "he")["at_chance"] == 0
     cells = report.table_rows(summary)

@@ -11,30 +11,24 @@ import textwrap
 import numpy as np
 import pytest
 
-from initcmp import batches, config_load, data, evaluate, models, records, runtime, train
+from initcmp import (
+    batches,
+    config_load,
+    config_yaml,
+    data,
+    evaluate,
+    models,
+    records,
+    runtime,
+    train,
+)
 from initcmp.progress import Reporter
 from initcmp.errors import CheckpointError, Interrupted
-from runs import load_config
-
-SYN = ("data.name=synthetic",)
-
-
-@pytest.fixture(scope="module")
-def syn():
-    return data.synthetic()
-
-
-def cfg_for(init="he", *extra, seed=0):
-    return load_config(init=init, seed=seed, overrides=SYN + tuple(extra))
+from helpers import SYNTHETIC_ARGS, load_config, metrics_without_time, synthetic_config
 
 
 def run_in(tmp, cfg, dataset, **kw):
     return train.run(cfg, dataset, checkpoint_root=tmp / "ck", log_root=tmp / "logs", **kw)
-
-
-def metrics_without_time(tmp, cfg):
-    rows = records.read_metrics(records.RunPaths.of(cfg, tmp / "ck", tmp / "logs"))
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
 class StopAt(Reporter):
@@ -56,47 +50,57 @@ def test_default_model_has_the_notebooks_parameter_count():
 @pytest.mark.slow
 def test_short_real_mnist_run_learns(tmp_path, mnist):
     cfg = load_config(init="he", overrides=("data.train_limit=4000",))
-    limited = data.Dataset(mnist.x_train[:4000], mnist.y_train[:4000], mnist.x_test,
-                           mnist.y_test, "mnist subset")
+    limited = data.Dataset(
+        mnist.x_train[:4000], mnist.y_train[:4000], mnist.x_test, mnist.y_test, "mnist subset"
+    )
     result = run_in(tmp_path, cfg, limited)
     assert result["step"] == 32  # ceil(4000 / 128): the last, smaller batch is used too
     assert result["test_accuracy"] > 0.85
 
 
 def test_same_seed_same_numbers_and_different_seed_differs(tmp_path, syn):
-    a = run_in(tmp_path / "a", cfg_for("he"), syn)
-    b = run_in(tmp_path / "b", cfg_for("he"), syn)
-    c = run_in(tmp_path / "c", cfg_for("he", seed=1), syn)
+    a = run_in(tmp_path / "a", synthetic_config("he"), syn)
+    b = run_in(tmp_path / "b", synthetic_config("he"), syn)
+    c = run_in(tmp_path / "c", synthetic_config("he", seed=1), syn)
     assert a["weights_sha256"] == b["weights_sha256"]
     assert a["test_accuracy"] == b["test_accuracy"] and a["test_loss"] == b["test_loss"]
     assert c["weights_sha256"] != a["weights_sha256"]
 
 
 def test_initializer_matters_on_synthetic(tmp_path, syn):
-    he = run_in(tmp_path, cfg_for("he"), syn)
-    rnd = run_in(tmp_path, cfg_for("random"), syn)
+    he = run_in(tmp_path, synthetic_config("he"), syn)
+    rnd = run_in(tmp_path, synthetic_config("random"), syn)
     assert he["test_accuracy"] > rnd["test_accuracy"] + 0.2
 
 
 def test_resume_after_a_crash_is_exact(tmp_path, syn):
     """Crash (no save) at step 30 of 48, in the second epoch, with checkpoints every 5:
     the rerun restarts at 25 and must end bit-identical to an uninterrupted run."""
-    extra = ("train.epochs=2", "checkpoint.every_steps=5", "log.every_steps=1",
-             "eval.every_steps=7")
-    cfg = cfg_for("he", *extra)
+    extra = (
+        "train.epochs=2",
+        "checkpoint.every_steps=5",
+        "log.every_steps=1",
+        "eval.every_steps=7",
+    )
+    cfg = synthetic_config("he", *extra)
     whole = run_in(tmp_path / "whole", cfg, syn)
     with pytest.raises(RuntimeError):
         run_in(tmp_path / "cut", cfg, syn, reporter=StopAt(30, RuntimeError("crash")))
     resumed = run_in(tmp_path / "cut", cfg, syn)
     assert resumed["resumed_from_step"] == 25
     assert resumed["weights_sha256"] == whole["weights_sha256"]
-    assert (resumed["test_accuracy"], resumed["test_loss"], resumed["train_loss"]) == \
-        (whole["test_accuracy"], whole["test_loss"], whole["train_loss"])
-    assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(tmp_path / "whole", cfg)
+    assert (resumed["test_accuracy"], resumed["test_loss"], resumed["train_loss"]) == (
+        whole["test_accuracy"],
+        whole["test_loss"],
+        whole["train_loss"],
+    )
+    assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(
+        tmp_path / "whole", cfg
+    )
 
 
 def test_ctrl_c_saves_and_resumes_exactly(tmp_path, syn):
-    cfg = cfg_for("glorot", "log.every_steps=1", "checkpoint.every_steps=100")
+    cfg = synthetic_config("glorot", "log.every_steps=1", "checkpoint.every_steps=100")
     whole = run_in(tmp_path / "whole", cfg, syn)
     with pytest.raises(Interrupted) as info:
         run_in(tmp_path / "cut", cfg, syn, reporter=StopAt(7, KeyboardInterrupt()))
@@ -125,19 +129,25 @@ KILLER = textwrap.dedent("""
 
 
 def test_kill_9_then_rerun_gives_the_same_weights(tmp_path, syn):
-    cfg = cfg_for("he", "log.every_steps=1", "checkpoint.every_steps=4", "train.epochs=2")
+    cfg = synthetic_config("he", "log.every_steps=1", "checkpoint.every_steps=4", "train.epochs=2")
     whole = run_in(tmp_path / "whole", cfg, syn)
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "cut"), "27"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(tmp_path / "cut"), "27"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     resumed = run_in(tmp_path / "cut", cfg, syn)
     assert resumed["resumed_from_step"] == 24
     assert resumed["weights_sha256"] == whole["weights_sha256"]
-    assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(tmp_path / "whole", cfg)
+    assert metrics_without_time(tmp_path / "cut", cfg) == metrics_without_time(
+        tmp_path / "whole", cfg
+    )
 
 
 def test_finished_run_is_not_retrained(tmp_path, syn):
-    cfg = cfg_for("he")
+    cfg = synthetic_config("he")
     first = run_in(tmp_path, cfg, syn)
     again = run_in(tmp_path, cfg, syn)
     assert again["resumed_from_step"] == first["step"] == 24
@@ -145,23 +155,23 @@ def test_finished_run_is_not_retrained(tmp_path, syn):
 
 
 def test_more_epochs_continue_the_same_run(tmp_path, syn):
-    run_in(tmp_path / "grown", cfg_for("he"), syn)
-    grown = run_in(tmp_path / "grown", cfg_for("he", "train.epochs=2"), syn)
-    straight = run_in(tmp_path / "straight", cfg_for("he", "train.epochs=2"), syn)
+    run_in(tmp_path / "grown", synthetic_config("he"), syn)
+    grown = run_in(tmp_path / "grown", synthetic_config("he", "train.epochs=2"), syn)
+    straight = run_in(tmp_path / "straight", synthetic_config("he", "train.epochs=2"), syn)
     assert grown["resumed_from_step"] == 24 and grown["step"] == 48
     assert grown["weights_sha256"] == straight["weights_sha256"]
 
 
 def test_resume_with_a_different_model_is_refused_by_name(tmp_path, syn):
-    run_in(tmp_path, cfg_for("he"), syn)
+    run_in(tmp_path, synthetic_config("he"), syn)
     with pytest.raises(CheckpointError, match=r"model\.hidden.*--fresh"):
-        run_in(tmp_path, cfg_for("he", "model.hidden=[64]"), syn)
-    fresh = run_in(tmp_path, cfg_for("he", "model.hidden=[64]"), syn, fresh=True)
+        run_in(tmp_path, synthetic_config("he", "model.hidden=[64]"), syn)
+    fresh = run_in(tmp_path, synthetic_config("he", "model.hidden=[64]"), syn, fresh=True)
     assert fresh["resumed_from_step"] == 0 and fresh["step"] == 24
 
 
 def test_eval_equals_train(tmp_path, syn):
-    cfg = cfg_for("lecun_normal")
+    cfg = synthetic_config("lecun_normal")
     trained = run_in(tmp_path, cfg, syn)
     evaluated = evaluate.evaluate_run(cfg, syn, checkpoint_root=tmp_path / "ck")
     for key in ("test_accuracy", "test_loss", "step", "epoch", "weights_sha256"):
@@ -170,11 +180,11 @@ def test_eval_equals_train(tmp_path, syn):
 
 def test_eval_without_a_checkpoint_says_how_to_train(tmp_path, syn):
     with pytest.raises(CheckpointError, match="initcmp train --init he --seed 3"):
-        evaluate.evaluate_run(cfg_for("he", seed=3), syn, checkpoint_root=tmp_path)
+        evaluate.evaluate_run(synthetic_config("he", seed=3), syn, checkpoint_root=tmp_path)
 
 
 def test_divergence_is_recorded_not_raised(tmp_path, syn):
-    cfg = cfg_for("random", "init.stddev=1.0e+30", "log.every_steps=1")
+    cfg = synthetic_config("random", "init.stddev=1.0e+30", "log.every_steps=1")
     result = run_in(tmp_path, cfg, syn)
     assert result["diverged"] is True and result["diverged_step"] == 1
     saved = records.read_result(records.RunPaths.of(cfg, tmp_path / "ck", tmp_path / "logs"))
@@ -184,11 +194,11 @@ def test_divergence_is_recorded_not_raised(tmp_path, syn):
 def test_run_records_and_tensorboard(tmp_path, syn):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    cfg = cfg_for("he", "eval.every_steps=10", "log.every_steps=5")
+    cfg = synthetic_config("he", "eval.every_steps=10", "log.every_steps=5")
     run_in(tmp_path, cfg, syn)
     paths = records.RunPaths.of(cfg, tmp_path / "ck", tmp_path / "logs")
     assert paths.logs == tmp_path / "logs" / "mnist_mlp" / "he-s0"
-    assert config_load.from_dict(config_load.read_yaml(paths.logs / "config.yaml")) == cfg
+    assert config_load.from_dict(config_yaml.read_yaml(paths.logs / "config.yaml")) == cfg
     assert [r["step"] for r in records.read_metrics(paths)] == [10, 20, 24]
     assert json.loads(paths.result.read_text())["step"] == 24
     events = EventAccumulator(str(paths.logs), size_guidance={"tensors": 0})
@@ -202,12 +212,15 @@ def test_run_records_and_tensorboard(tmp_path, syn):
 
 
 def test_importing_initcmp_does_not_import_tensorflow():
-    code = ("import sys, initcmp, initcmp.cli, initcmp.config, initcmp.data, "
-            "initcmp.initializers, initcmp.models, initcmp.records, initcmp.checkpoints, "
-            "initcmp.train; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ}, timeout=60)
+    code = (
+        "import sys, initcmp, initcmp.cli, initcmp.config, initcmp.data, "
+        "initcmp.initializers, initcmp.models, initcmp.records, initcmp.checkpoints, "
+        "initcmp.train; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -233,10 +246,25 @@ def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):
     env.pop("TF_XLA_FLAGS", None)
     shas = []
     for attempt in range(2):
-        out = subprocess.run([sys.executable, "-m", "initcmp", "train", "--set",
-                              "data.name=synthetic", "--json", "--checkpoint-dir",
-                              f"ck{attempt}", "--log-dir", f"logs{attempt}"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "initcmp",
+                "train",
+                *SYNTHETIC_ARGS,
+                "--json",
+                "--checkpoint-dir",
+                f"ck{attempt}",
+                "--log-dir",
+                f"logs{attempt}",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr
         # Loading from the cache logs "E0000 ... Error parsing text-format" in C++: hidden.
         assert "E0000" not in out.stderr and "text-format" not in out.stderr, out.stderr

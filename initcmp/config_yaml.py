@@ -1,0 +1,75 @@
+"""Config files as YAML: `yaml.safe_load` made strict. A key given twice is an error (not
+last-wins), keys must be plain names, `1e-3` is a number, and every failure is one line
+naming the file (and the line, for a syntax error)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from initcmp.config import yaml_type
+from initcmp.errors import ConfigError
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, plus: a key given twice in one mapping is an error, not last-wins."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "a key must be a plain name, not a list or mapping",
+                    key_node.start_mark,
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads `1e-3` (no dot) as a string; accept it as the number everyone means.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read one YAML mapping from a file; every failure names the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{where}: YAML error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML error: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        raise ConfigError(f"{path}: config file is empty; expected a mapping of keys")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {yaml_type(data)}")
+    return data
+
+
+def parse_value(text: str) -> Any:
+    """One value written as YAML (`[512, 512]`, `null`, `1e-3`); empty text is null.
+    Raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_StrictLoader) if text.strip() else None  # noqa: S506

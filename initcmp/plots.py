@@ -1,0 +1,148 @@
+"""The figures: a comparison's accuracy (compare.png) and the signal against depth of
+`inspect --plot`. matplotlib is imported only when a figure is drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from initcmp import files
+from initcmp.diagnose import number
+from initcmp.errors import OutputError
+
+
+def _save(fig, path: Path) -> None:
+    """The figure as a PNG at `path`, written atomically like every record (files.py)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with files.replaced(path, binary=True) as f:
+            fig.savefig(f, format="png", dpi=110)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def comparison(summary: dict, records: list[dict], path: Path) -> None:
+    """Left: test accuracy against step (mean over seeds, band = min to max).
+    Right: final accuracy per initializer with its 95 % interval, seeds as dots, and
+    the notebook's single-run number as a cross."""
+    plt = _pyplot()
+
+    fig, (curves, finals) = plt.subplots(
+        1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    noted = False
+    for i, row in enumerate(summary["rows"]):
+        color = colors[i % len(colors)]
+        runs = [r for r in records if r["init"] == row["init"] and not r.get("diverged")]
+        steps = (
+            sorted(set.intersection(*[{s for s, _ in r["curve"]} for r in runs])) if runs else []
+        )
+        if steps:
+            acc = np.array([[dict(r["curve"])[s] for s in steps] for r in runs], dtype=float)
+            curves.plot(steps, acc.mean(axis=0), color=color, label=row["init"])
+            curves.fill_between(steps, acc.min(axis=0), acc.max(axis=0), color=color, alpha=0.2)
+        if row["mean_accuracy"] is not None:
+            low, high = row["ci95"] or (row["mean_accuracy"], row["mean_accuracy"])
+            finals.errorbar(
+                i,
+                row["mean_accuracy"],
+                color=color,
+                fmt="o",
+                capsize=6,
+                yerr=[[row["mean_accuracy"] - low], [high - row["mean_accuracy"]]],
+            )
+            finals.scatter(
+                [i] * len(runs), [r["test_accuracy"] for r in runs], color=color, s=12, alpha=0.6
+            )
+        if row["diverged"]:  # no accuracy to draw: say so where it would be
+            finals.annotate(
+                f"{row['diverged']} diverged",
+                (i, 0.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
+                color=color,
+                fontsize=8,
+            )
+        if row["notebook"] is not None:
+            finals.scatter(
+                [i],
+                [row["notebook"]],
+                marker="x",
+                color="black",
+                s=50,
+                label=None if noted else "notebook (single run)",
+            )
+            noted = True
+    curves.set(
+        xlabel="training step",
+        ylabel="test accuracy",
+        title="test accuracy during training (line: mean, band: min-max over seeds)",
+    )
+    curves.grid(alpha=0.3)
+    curves.legend(loc="lower right")
+    finals.set_xticks(range(len(summary["rows"])), [r["init"] for r in summary["rows"]])
+    finals.set(ylabel="final test accuracy", title="final accuracy, 95 % interval over seeds")
+    finals.grid(alpha=0.3, axis="y")
+    if finals.get_legend_handles_labels()[0]:
+        finals.legend(loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def signal(results: list[dict], path: str | Path) -> Path:
+    """Activation std and weight-gradient std against depth (log scale), one line per
+    initializer; points that are inf or NaN are left out and named in the legend."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
+
+    path = Path(path)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, ax, title in (
+        ("activation_std", axes[0], "activation std (after the nonlinearity)"),
+        ("gradient_std", axes[1], "weight gradient std"),
+    ):
+        for result in results:
+            depth = np.arange(1, len(result["layers"]) + 1)
+            values = np.array([r[key] for r in result["layers"]], dtype=float)
+            ok = np.isfinite(values) & (values > 0)
+            label = result["init"]
+            if not ok.all():
+                label += f" ({number(values[~ok][0])} from layer {int(depth[~ok][0])})"
+            ax.plot(depth[ok], values[ok], marker="o", markersize=3, label=label)
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("layer (the last is the logits)")
+        ax.set_title(title)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    first = results[0]
+    fig.suptitle(
+        f"{len(first['hidden'])} hidden layers of {_widths(first['hidden'])} "
+        f"{first['activation']} units, at initialization, on {first['batch']} "
+        "training images"
+    )
+    fig.tight_layout()
+    _save(fig, path)
+    return path
+
+
+def _widths(hidden: list[int]) -> str:
+    return str(hidden[0]) if len(set(hidden)) == 1 else "/".join(map(str, hidden))
