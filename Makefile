@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run lint check test faults bench clean
+.PHONY: install run lint check test faults bench readme clean
 
 install: $(STAMP)
 
@@ -23,8 +23,8 @@ run: install
 
 # ruff (lint and format) and import-linter's layer contract (pyproject.toml).
 lint: install
-	$(BIN)/ruff check initcmp tests benchmarks
-	$(BIN)/ruff format --check initcmp tests benchmarks
+	$(BIN)/ruff check initcmp tests benchmarks docs
+	$(BIN)/ruff format --check initcmp tests benchmarks docs
 	$(BIN)/lint-imports
 
 check: lint
@@ -41,6 +41,11 @@ faults: install  # kill -9 at every fault point, then resume (make test runs a s
 bench: install
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "no torch: its row is skipped"
 	$(BIN)/python benchmarks/bench.py
+
+# Rerun every experiment the README shows and write its tables and figures into it
+# (docs/make_readme.py; about 6 minutes).
+readme: install
+	$(BIN)/python docs/make_readme.py
 
 clean:
 	rm -rf $(VENV) checkpoints/*/ logs/*/

@@ -108,8 +108,17 @@ def restore_newest(restore, folder: Path) -> list[str]:
             continue
         return warnings
     raise CheckpointError(
-        f"no readable checkpoint in {folder} (tried {', '.join(failed)}); "
-        "rerun with --fresh to start this run over"
+        f"no readable checkpoint in {folder} (tried {', '.join(failed)}); start this one "
+        "run over with `initcmp train --init NAME --seed N --fresh` (its own --init and "
+        "--seed: --fresh on a compare would start every run over)"
+    )
+
+
+def start_over(cfg: Config) -> str:
+    """The command that starts just this run over (a compare's --fresh starts them all)."""
+    return (
+        f"`initcmp train --init {cfg.init.name} --seed {cfg.seed} --fresh` starts this one "
+        "run over (with the same --config and --set)"
     )
 
 
@@ -127,7 +136,7 @@ def resume_rules(cfg: Config, paths: RunPaths, fresh: bool) -> None:
         detail = ", ".join(f"{k} (was {before.get(k)!r}, now {now.get(k)!r})" for k in changed)
         raise CheckpointError(
             f"{paths.checkpoints} was trained with a different config: "
-            f"{detail}. Rerun with --fresh to start over, or change `name`"
+            f"{detail}. {start_over(cfg)}, or change `name` to keep both"
         )
 
 

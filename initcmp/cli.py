@@ -10,6 +10,7 @@ import json
 
 import click
 
+from initcmp import cli_runs, cli_why
 from initcmp.cli_options import (
     checkpoint_dir_option,
     compare_flags,
@@ -17,32 +18,47 @@ from initcmp.cli_options import (
     config_options,
     dirs_options,
     epochs_option,
+    DEFAULTS,
     fails_cleanly,
+    init_option,
     json_option,
     load_config,
     seed_option,
 )
-from initcmp.errors import ConfigError, OutputError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    commands=cli_runs.COMMANDS + cli_why.COMMANDS,
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="initcmp")
 def main(debug: bool) -> None:
-    """How much does the weight initializer matter? Train, evaluate and compare MLPs on MNIST."""
+    """How much does the weight initializer matter? Train, evaluate and compare MLPs on MNIST.
+
+    \b
+    Examples (more in initcmp COMMAND --help):
+      initcmp compare                        # random, glorot, he x 3 seeds
+      initcmp inspect --init glorot --init he"""
 
 
 @main.command()
-@click.option("--init", help="Initializer name (see `initcmp inits`).")
+@init_option("Initializer, one of `initcmp inits`")
 @config_options
 @seed_option
 @epochs_option
 @dirs_options
-@click.option("--fresh", is_flag=True, help="Delete this run's checkpoints and logs first.")
+@click.option("--fresh", is_flag=True, help="Delete the run's checkpoints and logs; start over.")
 @json_option
 @fails_cleanly
 def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, fresh, as_json):
-    """Train one run; rerunning the same command resumes it."""
+    """Train one run (rerun to resume it).
+
+    \b
+    Examples:
+      initcmp train --init glorot                # the same again resumes it
+      initcmp train --init he --seed 1 --epochs 3
+      initcmp train --config deep_mlp --init lsuv"""
     cfg = load_config(config_path, {"--init": init, "--seed": seed, "--epochs": epochs}, overrides)
     from initcmp import data, train as train_mod
     from initcmp.progress import ConsoleReporter
@@ -61,14 +77,18 @@ def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, f
 
 
 @main.command("eval")
-@click.option("--init", help="Initializer name of the run to evaluate.")
+@init_option("Initializer of the run to evaluate")
 @config_options
 @seed_option
 @checkpoint_dir_option
 @json_option
 @fails_cleanly
 def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
-    """Test accuracy and loss of a run's newest checkpoint."""
+    """Test accuracy of a run's newest checkpoint.
+
+    \b
+    Examples:
+      initcmp eval --init glorot --seed 2 --json"""
     cfg = load_config(config_path, {"--init": init, "--seed": seed}, overrides)
     from initcmp import data, evaluate
 
@@ -83,16 +103,16 @@ def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
 @config_options
 @compare_options
 @dirs_options
-@click.option("--fresh", is_flag=True, help="Rerun every run from scratch.")
+@click.option("--fresh", is_flag=True, help="Rerun every run from step 0.")
 @click.option(
     "--executor",
     type=click.Choice(["local", "ray"]),
-    help="Where the runs train (overrides `compare.executor`; default local).",
+    help=f"Where the runs train (sets `compare.executor`, default {DEFAULTS.compare.executor}).",
 )
 @click.option(
     "--address",
-    help="Ray cluster to join, e.g. 10.0.0.1:6379 (overrides "
-    "`ray.address`); without it --executor ray starts a local instance.",
+    help="Ray cluster to join, e.g. 10.0.0.1:6379 (sets `ray.address`); without it "
+    "--executor ray starts a local instance.",
 )
 @json_option
 @fails_cleanly
@@ -109,9 +129,15 @@ def compare(
     address,
     as_json,
 ):
-    """Every initializer over several seeds: a table with statistics, files and a plot.
+    """Train and compare initializers over seeds.
 
-    Finished runs are read back, interrupted ones resume: rerunning is cheap."""
+    A table with statistics, and compare.json, .csv, .md and .png in LOG_DIR/<name>/.
+    Finished runs are read back, interrupted ones resume: rerunning is cheap.
+
+    \b
+    Examples:
+      initcmp compare --inits glorot,he,lsuv --seeds 5
+      initcmp compare --config deep_mlp --executor ray"""
     flags = {
         **compare_flags(init_names, seeds, epochs),
         "--executor": executor,
@@ -130,7 +156,8 @@ def compare(
             fresh=fresh,
             reporter=reporter,
         )
-    _report(cfg, checkpoint_dir, log_dir, as_json)
+    outcome = compare_mod.summarise(cfg, checkpoint_dir, log_dir)
+    _report(outcome, compare_mod.experiment_folder(cfg, log_dir), as_json, replace=True)
 
 
 @main.command()
@@ -140,85 +167,49 @@ def compare(
 @json_option
 @fails_cleanly
 def report(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir, as_json):
-    """Rebuild a comparison's table, files and plot from its runs' records; no training."""
-    cfg = load_config(config_path, compare_flags(init_names, seeds, epochs), overrides)
-    _report(cfg, checkpoint_dir, log_dir, as_json)
+    """A comparison's table again, no training.
+
+    \b
+    Examples:
+      initcmp report --config deep_mlp --json"""
+    flags = compare_flags(init_names, seeds, epochs)
+    cfg = load_config(config_path, flags, overrides)
+    from initcmp import compare as compare_mod, config_load, recorded
+    from initcmp.cli_options import FLAG_KEYS
+
+    # Only what this command line asks picks runs; the rest comes from their records.
+    given = {FLAG_KEYS[flag] for flag, value in flags.items() if value is not None}
+    given |= {config_load.parse_set(item).key for item in overrides}
+    selection = recorded.Selection.asked(cfg, given)
+    outcome = recorded.report(cfg.name, selection, checkpoint_dir, log_dir)
+    _report(outcome, compare_mod.experiment_folder(cfg, log_dir), as_json, replace=False)
 
 
-def _report(cfg, checkpoint_dir, log_dir, as_json) -> None:
-    from initcmp import compare as compare_mod, report as report_mod
+def _report(outcome, folder, as_json: bool, replace: bool) -> None:
+    """Print a comparison and write its files in `folder`; unless `replace` (a compare
+    writing its own plan), files that cover runs this one leaves out are kept."""
+    from initcmp import report as report_mod
 
-    summary, records = compare_mod.summarise(cfg, checkpoint_dir, log_dir)
-    files = report_mod.write_files(summary, records, compare_mod.experiment_folder(cfg, log_dir))
+    kept = None if replace else report_mod.kept_because(outcome.summary, folder)
+    files = [] if kept else report_mod.write_files(outcome.summary, outcome.records, folder)
     if as_json:
-        click.echo(json.dumps(summary))
-        return
-    report_mod.print_tables(summary)
-    if summary["missing_runs"]:
-        click.echo(
-            f"{summary['missing_runs']} planned runs have not finished: "
-            "`initcmp compare` trains them"
-        )
-    click.echo("wrote " + ", ".join(str(f) for f in files))
-
-
-@main.command()
-@click.option(
-    "--init",
-    "init_names",
-    multiple=True,
-    help="Initializer; repeat to compare (--init glorot --init he). Default: the config's.",
-)
-@config_options
-@seed_option
-@click.option(
-    "--batch",
-    type=int,
-    help="Training images to measure on (default: train.batch_size, the run's own first batch).",
-)
-@json_option
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    help="Write activation and gradient std against depth to this PNG.",
-)
-@fails_cleanly
-def inspect(init_names, config_path, overrides, seed, batch, as_json, plot_path):
-    """Why an initializer wins: per-layer signal of the untrained model on one batch.
-
-    Weight std against the formula, activation mean and std, dead ReLU units and weight
-    gradient std, layer by layer, with what they mean in words."""
-    if batch is not None and batch < 1:
-        raise ConfigError(f"--batch must be at least 1, not {batch}")
-    cfgs = [
-        load_config(config_path, {"--init": name, "--seed": seed}, overrides)
-        for name in (init_names or (None,))
-    ]
-    from initcmp import data, diagnose, plots
-
-    cfg = cfgs[0]
-    dataset = data.load(cfg.data)
-    results = [diagnose.inspect(c, dataset, batch) for c in cfgs]
-    if plot_path:
-        try:
-            plots.signal(results, plot_path)
-        except OutputError as exc:  # name the flag the path came from
-            raise OutputError(f"--plot: {exc}") from None
-    if as_json:
-        click.echo(json.dumps(diagnose.to_json(results), indent=2))
-        return
-    from initcmp import report
-
-    report.print_inspection(results)
-    if plot_path:
-        click.echo(f"wrote {plot_path}")
+        click.echo(json.dumps(outcome.summary))
+    else:
+        report_mod.print_tables(outcome.summary)
+        for line in outcome.notes():
+            click.echo(line)
+    if kept or not as_json:  # with --json, stdout is the JSON alone
+        click.echo(kept or "wrote " + ", ".join(str(f) for f in files), err=as_json)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
 def inits(as_json):
-    """List the initializers with their formula, parameters and reference."""
+    """List the initializers and their formulas.
+
+    \b
+    Examples:
+      initcmp inits --json"""
     from initcmp import initializers
 
     rows = [
@@ -227,6 +218,7 @@ def inits(as_json):
             "formula": s.formula,
             "reference": s.reference,
             "params": initializers.default_params(s.name),
+            "aliases": list(s.aliases),
         }
         for s in initializers.REGISTRY.values()
     ]

@@ -9,24 +9,45 @@ import sys
 
 import click
 
-from initcmp import config_load
-from initcmp.errors import ConfigError, InitcmpError
+from initcmp import config_load, config_yaml
+from initcmp.config import Config
+from initcmp.errors import ConfigError, InitcmpError, Interrupted
+
+# The built-in config: the defaults that the options' help names.
+DEFAULTS = Config()
 
 
 def fails_cleanly(command):
-    """Library errors become `initcmp: error: ...` and an exit code; --debug re-raises."""
+    """Library errors become `initcmp: error: ...` and an exit code, and so do running out
+    of memory (2) and Ctrl-C anywhere in a command (130, not click's "Aborted!" and 1);
+    --debug re-raises."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except InitcmpError as exc:
-            if click.get_current_context().find_root().params.get("debug"):
+        except (Exception, KeyboardInterrupt) as exc:
+            error = _as_error(exc, fresh=bool(kwargs.get("fresh")))
+            if error is None or click.get_current_context().find_root().params.get("debug"):
                 raise
-            click.echo(f"initcmp: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+        click.echo(f"initcmp: error: {error}", err=True)
+        sys.exit(error.exit_code)
 
     return wrapper
+
+
+def _as_error(exc: BaseException, fresh: bool) -> InitcmpError | None:
+    """What the user is told about `exc`, which escaped a command run with --fresh or
+    not; None for a bug, which keeps its traceback."""
+    from initcmp import memory
+
+    if isinstance(exc, Interrupted) and fresh:
+        return exc.after_fresh()  # rerunning with --fresh would not resume: start over
+    if isinstance(exc, InitcmpError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):  # before training began, or between its steps
+        return Interrupted("interrupted (Ctrl-C)")
+    return memory.as_error(exc)
 
 
 def options(*options):
@@ -45,23 +66,57 @@ config_options = options(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False),
-        help="YAML experiment config (default: the notebook's experiment).",
+        help="YAML experiment config: a file, or a shipped one by name "
+        f"({', '.join(config_yaml.shipped())}). Default: the built-in one, the notebook's "
+        "experiment (--config mnist_mlp spells it out).",
     ),
     click.option(
         "--set",
         "overrides",
         multiple=True,
         metavar="KEY=VALUE",
-        help="Override one config key; VALUE is YAML. Repeatable.",
+        help="Set one config key, e.g. --set train.learning_rate=0.01 (VALUE is YAML). "
+        "Repeatable; applied after every other flag.",
     ),
 )
-seed_option = click.option("--seed", type=int, help="Run seed (overrides `seed`).")
-epochs_option = click.option(
-    "--epochs", type=int, help="Epochs per run (overrides `train.epochs`)."
+
+
+def init_option(what: str = "Initializer", *names, **kwargs):
+    """--init NAME, saying what it defaults to: the config's init.name."""
+    default = f"built-in default {DEFAULTS.init.name}"
+    help = f"{what} (sets `init.name`; {default})."
+    return click.option("--init", *names, metavar="NAME", help=help, **kwargs)
+
+
+def plot_option(what: str):
+    """--plot FILE: a PNG of `what`."""
+    return click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help=what)
+
+
+seed_option = click.option(
+    "--seed", type=int, help=f"Run seed (sets `seed`; built-in default {DEFAULTS.seed})."
 )
-checkpoint_dir_option = click.option("--checkpoint-dir", default="checkpoints", show_default=True)
+epochs_option = click.option(
+    "--epochs",
+    type=int,
+    help=f"Epochs per run (sets `train.epochs`; built-in default {DEFAULTS.train.epochs}).",
+)
+checkpoint_dir_option = click.option(
+    "--checkpoint-dir",
+    default="checkpoints",
+    show_default=True,
+    metavar="DIR",
+    help="Folder of the runs' checkpoints: DIR/<name>/<init>-s<seed>/.",
+)
 dirs_options = options(
-    checkpoint_dir_option, click.option("--log-dir", default="logs", show_default=True)
+    checkpoint_dir_option,
+    click.option(
+        "--log-dir",
+        default="logs",
+        show_default=True,
+        metavar="DIR",
+        help="Folder of the runs' records and TensorBoard logs, and of compare.*.",
+    ),
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout."
@@ -70,9 +125,15 @@ compare_options = options(
     click.option(
         "--inits",
         "init_names",
-        help="Comma-separated initializers (overrides `compare.inits`), e.g. random,glorot,he.",
+        help="Comma-separated initializers, or all (sets `compare.inits`; built-in default "
+        f"{','.join(DEFAULTS.compare.inits)}).",
     ),
-    click.option("--seeds", type=int, help="Use seeds 0..N-1 (overrides `compare.seeds`)."),
+    click.option(
+        "--seeds",
+        type=int,
+        help="Use seeds 0..N-1 (sets `compare.seeds`; built-in default "
+        f"{len(DEFAULTS.compare.seeds)}: seeds {', '.join(map(str, DEFAULTS.compare.seeds))}).",
+    ),
     epochs_option,
 )
 

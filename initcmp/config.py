@@ -1,9 +1,10 @@
 """What an experiment config is: frozen dataclasses, each field's meaning and checks.
 
 The defaults below are the notebook's experiment (README, "Config"). How a config is
-made from defaults, a YAML file, flags and `--set` items is config_load.py; this module
-holds the shape, the value checks every source goes through, and the ways out (a plain
-dict, YAML, the keys that identify a run). No TensorFlow here: config errors are instant.
+made from defaults, a YAML file, flags and `--set` items is config_load.py, and the value
+checks every source goes through are config_check.py; this module holds the shape, the
+rules each field's values obey, and the ways out (a plain dict, YAML, the keys that
+identify a run). No TensorFlow here: config errors are instant.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any, Mapping
 import yaml
 
 from initcmp import initializers
-from initcmp.errors import ConfigError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -26,7 +26,8 @@ DATASETS = ("mnist", "synthetic")
 
 
 def _check(**rules: Any) -> dict:
-    """Field metadata: `ge`/`gt` lower bounds, `choices` for strings."""
+    """Field metadata: `ge`/`gt` lower bounds, `choices` for strings, `initializer` for
+    initializer names (any alias, in the registry's name; a list: `all`, each once)."""
     return {"rules": rules}
 
 
@@ -50,8 +51,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class InitConfig:
-    """The weight initializer: `init: {name: random, stddev: 1.0}` in YAML, the name
-    plus its parameters side by side (config_load.py has the rules for making one)."""
+    """The initial weights: `init: {name: random, stddev: 1.0, bias_variance: 0.05}` in
+    YAML, the kernels' initializer, its parameters and the biases' variance side by side
+    (config_load.py has the rules for making one)."""
 
     # an initializer of initializers.REGISTRY (`initcmp inits`)
     name: str = "he"
@@ -59,10 +61,15 @@ class InitConfig:
     params: Mapping[str, Any] = field(
         default_factory=lambda: types.MappingProxyType(initializers.default_params("he"))
     )
+    # σ_b²: every Dense bias drawn from N(0, σ_b²) (models.py); 0: zeros. A property of
+    # the network's biases, not of the initializer: kept when the name changes.
+    bias_variance: float = field(default=0.0, metadata=_check(ge=0))
 
     def as_dict(self) -> dict:
-        """The YAML form: the parameters beside the name, not under `params`."""
-        return {"name": self.name, **dict(self.params)}
+        """The YAML form: the parameters beside the name, not under `params`; the bias
+        variance only when nonzero, so every zero-bias run's config.yaml is as it was."""
+        biases = {"bias_variance": self.bias_variance} if self.bias_variance else {}
+        return {"name": self.name, **dict(self.params), **biases}
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ class LogConfig:
 class CompareConfig:
     # the initializers a comparison runs
     inits: tuple[str, ...] = field(
-        default=("random", "glorot", "he"), metadata=_check(choices=tuple(initializers.REGISTRY))
+        default=("random", "glorot", "he"), metadata=_check(initializer=True)
     )
     # the seeds a comparison runs, each with every initializer
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
@@ -163,65 +170,7 @@ RUN_KEYS = (
 )
 
 
-# --- checking ------------------------------------------------------------------------
-
-
-def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) -> Any:
-    """Check one value against a type hint and rules; return it in canonical form."""
-    where = f"{source}: {key!r}"
-    args = typing.get_args(hint)
-    if type(None) in args:  # Optional[X]
-        if value is None:
-            return None
-        hint = next(a for a in args if a is not type(None))
-        args = typing.get_args(hint)
-    if typing.get_origin(hint) is tuple:
-        if not isinstance(value, list) or not value:
-            raise ConfigError(f"{where} must be a non-empty list, not {yaml_type(value)}")
-        return tuple(
-            check_value(v, args[0], rules, source, f"{key}[{i}]") for i, v in enumerate(value)
-        )
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[hint]
-    if not ok:
-        raise ConfigError(
-            f"{where} must be {_TYPE_WORDS[hint]}, not {yaml_type(value)} ({value!r})"
-        )
-    if hint is float:
-        try:
-            value = float(value)
-        except OverflowError:
-            raise ConfigError(f"{where} is too large a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{where} must be a finite number, not {value}")
-    if "ge" in rules and value < rules["ge"]:
-        raise ConfigError(f"{where} must be at least {rules['ge']}, not {value}")
-    if "gt" in rules and value <= rules["gt"]:
-        raise ConfigError(f"{where} must be greater than {rules['gt']}, not {value}")
-    if "choices" in rules and value not in rules["choices"]:
-        raise ConfigError(f"{where} must be one of {', '.join(rules['choices'])}, not {value!r}")
-    return value
-
-
-_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-
-
-def yaml_type(value: Any) -> str:
-    """A value's kind in YAML's words, for error messages: `a list`, `null`, ..."""
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a whole number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
+# --- naming keys -------------------------------------------------------------------------
 
 
 def suggest(dotted: str) -> str:
@@ -266,8 +215,9 @@ def dump_yaml(cfg: Config) -> str:
 
 
 def run_identity(cfg: Config) -> dict:
-    """The values of RUN_KEYS, flattened to dotted keys, for comparing two runs."""
-    flat = flatten(to_dict(cfg))
+    """The values of RUN_KEYS, flattened to dotted keys, for comparing two runs (the
+    bias variance always, 0 too, which the written config leaves out)."""
+    flat = {**flatten(to_dict(cfg)), "init.bias_variance": cfg.init.bias_variance}
     return {k: v for k, v in flat.items() if any(k == r or k.startswith(r + ".") for r in RUN_KEYS)}
 
 

@@ -17,8 +17,9 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from initcmp import config_yaml, initializers
-from initcmp.config import Config, InitConfig, check_value, suggest, to_dict, yaml_type
+from initcmp import config_yaml, init_names, initializers
+from initcmp.config import Config, InitConfig, suggest, to_dict
+from initcmp.config_check import check_value, yaml_type
 from initcmp.errors import ConfigError
 
 DEFAULTS = "defaults"  # the source of every key nothing else set
@@ -34,9 +35,11 @@ class Override:
 
 
 def load(path: str | Path | None = None, overrides: Sequence[Override] = ()) -> Config:
-    """Resolve a config: the defaults, the YAML file at `path`, then each override in order."""
+    """Resolve a config: the defaults, the YAML file at `path` (or the shipped config of
+    that name: config_yaml.find), then each override in order."""
     raw, sources = to_dict(Config()), _Sources(DEFAULTS)
     if path is not None:
+        path = config_yaml.find(path)  # a path, or the name of a shipped config
         _merge(raw, config_yaml.read_yaml(path), str(path), sources)
     for override in overrides:
         _apply(raw, override, sources)
@@ -57,7 +60,8 @@ def parse_set(item: str) -> Override:
 
 def for_run(cfg: Config, init: str, seed: int) -> Config:
     """One run of a comparison: `cfg` with this initializer (its parameters only if it is
-    the config's own: rule 2 of _put_init) and seed."""
+    the config's own: rule 2 of _put_init; the config's bias variance always: rule 4) and
+    seed."""
     raw, sources = to_dict(cfg), _Sources("compare")
     for override in (Override("init.name", init, "compare"), Override("seed", seed, "compare")):
         _apply(raw, override, sources)
@@ -81,8 +85,9 @@ class _Sources:
         self.drop(key)  # a section set whole: what set its keys before is gone
         self.by_key[key] = source
 
-    def drop(self, key: str) -> None:
-        self.by_key = {k: s for k, s in self.by_key.items() if not _under(k, key)}
+    def drop(self, key: str, keep: Sequence[str] = ()) -> None:
+        """Forget who set `key` and the keys under it, except the dotted keys `keep`."""
+        self.by_key = {k: s for k, s in self.by_key.items() if not _under(k, key) or k in keep}
 
     def of(self, key: str) -> str:
         """Who set dotted `key`, or the section above it that was set whole."""
@@ -140,6 +145,10 @@ def _set_dotted(raw: dict, key: str, value: Any, source: str, sources: _Sources)
 # --- the `init` section: all its rules ----------------------------------------------
 
 
+# The keys of `init` that every initializer takes and a new name keeps (rule 4).
+_KEPT = ("bias_variance",)
+
+
 def _shorthand(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
@@ -148,13 +157,17 @@ def _put_init(raw: dict, value: Any, source: str, sources: _Sources) -> None:
     """Set `init`, or some of its keys, in a raw config. `init` is the one section whose
     keys depend on a value: `name` picks an initializer, its parameters sit beside it
     (`init: {name: random, stddev: 0.5}`). For every source (a file, `--init`, `--set
-    init=...`, `--set init.name=...`, for_run; from_dict for rules 1 and 3):
+    init=...`, `--set init.name=...`, for_run; from_dict for rules 1, 3 and 4):
       1. `init: NAME` is short for `init: {name: NAME}`.
       2. A different initializer name drops the previous initializer's parameters: the
          new one gets its defaults plus whatever is given beside the name. The same
          name (or none) keeps them; the keys given replace theirs one by one.
       3. The parameters are checked against that initializer's (initializers.py) and
          all end up explicit in the Config, defaults filled in (_build_init).
+      4. `bias_variance` (σ_b², a number >= 0, default 0) is every initializer's: it
+         describes the network's biases, not the kernels' initializer, so a new name
+         keeps it (`--init glorot` on `{name: he, bias_variance: 0.05}` keeps 0.05, and
+         a comparison runs every initializer with the config's), like rule 2's same name.
     """
     value = _shorthand(value)
     current = raw.get("init")
@@ -163,16 +176,23 @@ def _put_init(raw: dict, value: Any, source: str, sources: _Sources) -> None:
         sources.set("init", source)
         return
     named = current.get("name") if isinstance(current, dict) else None
-    if not isinstance(current, dict) or value.get("name", named) != named:
-        current = raw["init"] = {}  # rule 2: another initializer, or `init` was no mapping
-        sources.drop("init")
+    if not isinstance(current, dict) or _same(value.get("name", named)) != _same(named):
+        # rule 2: another initializer, or `init` was no mapping; rule 4: the biases stay
+        kept = [k for k in _KEPT if isinstance(current, dict) and k in current]
+        current = raw["init"] = {k: current[k] for k in kept}
+        sources.drop("init", keep=[f"init.{k}" for k in kept])
     for key, item in value.items():
         current[key] = item
         sources.set(f"init.{key}", source)
 
 
+def _same(name: Any) -> Any:
+    """A name as rule 2 compares it: `xavier` is `glorot` (init_names.py)."""
+    return init_names.lookup(name) or name
+
+
 def _build_init(raw: Any, sources: _Sources) -> InitConfig:
-    """The InitConfig of a raw `init` section, by rules 1 and 3 (_put_init)."""
+    """The InitConfig of a raw `init` section, by rules 1, 3 and 4 (_put_init)."""
     raw = _shorthand(raw)
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{sources.of('init')}: 'init' must be a mapping, not {yaml_type(raw)}")
@@ -182,15 +202,17 @@ def _build_init(raw: Any, sources: _Sources) -> InitConfig:
             f"{sources.of('init.name')}: 'init.name' must be a string, not {yaml_type(name)}"
         )
     try:
-        spec = initializers.get(name)
+        name = init_names.resolve(name)  # an alias becomes the registry's name here
     except ConfigError as exc:  # it lists the valid names; add where the name came from
         raise ConfigError(f"{sources.of('init.name')}: 'init.name': {exc}") from None
+    spec = initializers.get(name)
     for key in raw:
-        if key != "name" and key not in spec.params:
+        if key not in ("name", *_KEPT) and key not in spec.params:
             known = ", ".join(spec.params) or "none"
             raise ConfigError(
                 f"{sources.of(f'init.{key}')}: unknown key 'init.{key}' for "
-                f"initializer {name!r} (its parameters: {known})"
+                f"initializer {name!r} (its parameters: {known}; every initializer "
+                f"also takes {', '.join(_KEPT)})"
             )
     params = {}
     for key, param in spec.params.items():
@@ -209,7 +231,15 @@ def _build_init(raw: Any, sources: _Sources) -> InitConfig:
         initializers.check_params(name, params)
     except ConfigError as exc:
         raise ConfigError(f"{sources.newest('init')}: {exc}") from None
-    return InitConfig(name=name, params=types.MappingProxyType(params))
+    biases = _bias_variance(raw, sources)
+    return InitConfig(name=name, params=types.MappingProxyType(params), bias_variance=biases)
+
+
+def _bias_variance(raw: Mapping, sources: _Sources) -> float:
+    """Rule 4's σ_b², checked by InitConfig's own rules (a finite number >= 0)."""
+    spec = next(f for f in dataclasses.fields(InitConfig) if f.name == "bias_variance")
+    value, where = raw.get(spec.name, spec.default), sources.of(f"init.{spec.name}")
+    return check_value(value, float, spec.metadata["rules"], where, f"init.{spec.name}")
 
 
 # --- checking, to a Config ----------------------------------------------------------

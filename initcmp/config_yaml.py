@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from initcmp.config import yaml_type
+from initcmp.config_check import yaml_type
 from initcmp.errors import ConfigError
 
 
@@ -42,6 +42,31 @@ _StrictLoader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789."),
 )
+
+
+# The example configs ship inside the package (the repo's configs/ is a link to this
+# folder), so `--config deep_mlp` works from any folder, installed or not.
+SHIPPED = Path(__file__).parent / "configs"
+
+
+def shipped() -> list[str]:
+    """The names of the shipped configs: deep_mlp, mnist_mlp, ..."""
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+
+
+def find(path: str | Path) -> Path:
+    """The file `--config` names: the path if it exists, else the shipped config of that
+    name (`deep_mlp` or `deep_mlp.yaml`, no folder). Neither is an error; for a relative
+    path (`configs/deep_mlp.yaml` run from another folder) it lists the shipped ones."""
+    path = Path(path)
+    if path.exists():
+        return path
+    if path.parent == Path(".") and path.suffix in ("", ".yaml") and path.stem in shipped():
+        return SHIPPED / f"{path.stem}.yaml"
+    # An absolute path is a file the user means; a relative one may be a clone's path
+    # used from another folder, or a mistyped name.
+    hint = f"; the shipped configs are: {', '.join(shipped())} (`--config NAME`, from any folder)"
+    raise ConfigError(f"{path}: config file not found{'' if path.is_absolute() else hint}")
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -11,6 +11,8 @@ Dense layer:
   dead_fraction            ReLU units that are 0 for every image of the batch
   saturated_fraction       tanh/sigmoid outputs where the slope is under 5 % of its peak
   gradient_std             of d(loss)/d(kernel)
+  predicted_activation_std and predicted_gradient_std: what mean-field theory predicts
+                           (predict.py; the gradient anchored at the logits layer's)
 
 Glorot & Bengio (2010) and He et al. (2015) chose their variances so that the
 activations' and gradients' size survives each layer; `findings` says in words whether
@@ -24,23 +26,27 @@ import math
 
 import numpy as np
 
-from initcmp import batches, initializers, lsuv, models, records, runtime
+from initcmp import batches, lsuv, measure, memory, models, predict, records, runtime
 from initcmp.config import Config
 from initcmp.data import Dataset
 
-# Where a unit's slope is under 5 % of its peak, from its output h.
-_SATURATED = {"tanh": lambda h: 1.0 - h * h < 0.05, "sigmoid": lambda h: 4.0 * h * (1.0 - h) < 0.05}
-# A signal that changes size more than this across the hidden layers is flagged.
+# A signal that changes size more than this across the hidden layers is flagged...
 _DRIFT = 10.0
+# ...and so is one that would across this many (the README's deep network), so that a
+# per-layer factor gets the same verdict at any depth.
+_DEPTH = 20
 
 
 def inspect(cfg: Config, dataset: Dataset, batch: int | None = None) -> dict:
     """The run's freshly initialized model, measured on one batch (see the module doc)."""
     runtime.tensorflow()
+    memory.check(memory.inspecting(cfg, batch or cfg.train.batch_size))
     model = models.build_model(cfg)
     lsuv_log = lsuv.apply(model, cfg, dataset) if cfg.init.name == "lsuv" else None
     x, y = batches.first_rows(dataset, cfg.seed, batch or cfg.train.batch_size)
-    layers, loss = measure(model, cfg, x, y)
+    layers, loss = measure.measure(model, cfg, x, y)
+    kernels = [layer.kernel.numpy() for layer in models.dense_layers(model)]
+    _predict(cfg, layers, float(np.mean(np.square(x, dtype=np.float64))), kernels)
     return {
         "init": cfg.init.name,
         "params": dict(cfg.init.params),
@@ -51,93 +57,46 @@ def inspect(cfg: Config, dataset: Dataset, batch: int | None = None) -> dict:
         "data": dataset.source,
         "loss": loss,
         "layers": layers,
-        "findings": findings(layers, cfg.model.activation),
+        "findings": findings(layers, cfg.model.activation) + theory_findings(layers),
         "lsuv": lsuv_log,
     }
 
 
-def measure(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict], float]:
-    """Per-layer statistics of `model` on images `x` (n, 28, 28) in [0, 1] and labels
-    `y`, and the batch's mean cross-entropy."""
-    outputs, grads, loss = _forward_backward(model, cfg, x, y)
-    return _rows(model, cfg, outputs, grads), loss
-
-
-def measure_layers(model, cfg: Config, x: np.ndarray, y: np.ndarray) -> tuple[list[dict], list]:
-    """Per-layer statistics of `model` on images `x` (n, 28, 28) in [0, 1] and labels
-    `y`, with each layer's (pre, post) outputs."""
-    outputs, grads, _ = _forward_backward(model, cfg, x, y)
-    return _rows(model, cfg, outputs, grads), outputs
-
-
-def _forward_backward(model, cfg: Config, x: np.ndarray, y: np.ndarray):
-    """Each layer's (pre, post) outputs, each kernel's gradient, and the mean loss."""
-    import keras
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        outputs = models.forward(model, cfg.model.activation, x)
-        loss = tf.reduce_mean(
-            keras.losses.sparse_categorical_crossentropy(
-                tf.constant(y), outputs[-1][1], from_logits=True
-            )
-        )
-    grads = tape.gradient(loss, [layer.kernel for layer in models.dense_layers(model)])
-    return outputs, grads, float(loss.numpy())
-
-
-def _rows(model, cfg: Config, outputs, grads) -> list[dict]:
-    dense = models.dense_layers(model)
-    saturated = _SATURATED.get(cfg.model.activation)
-    rows = []
-    for i, (layer, (_, post), grad) in enumerate(zip(dense, outputs, grads)):
-        hidden = i < len(dense) - 1
-        kernel = layer.kernel.numpy()
-        h = post.numpy().astype(np.float64)
-        finite = bool(np.isfinite(h).all())
-        fan_in, fan_out = kernel.shape
-        rows.append(
-            {
-                "name": layer.name,
-                "fan_in": int(fan_in),
-                "fan_out": int(fan_out),
-                "weight_std": _std(kernel),
-                "expected_weight_std": initializers.expected_std(
-                    cfg.init.name, cfg.init.params, fan_in, fan_out
-                ),
-                "activation_mean": _mean(h),
-                "activation_std": _std(h),
-                "dead_fraction": (
-                    float(np.mean(np.all(h <= 0, axis=0)))
-                    if hidden and finite and cfg.model.activation == "relu"
-                    else None
-                ),
-                "saturated_fraction": (
-                    float(np.mean(saturated(h))) if hidden and finite and saturated else None
-                ),
-                "gradient_std": _std(grad.numpy()),
-            }
-        )
-    return rows
-
-
-def _std(values) -> float:
-    """The std in float64; inf if any value is inf, NaN if any is NaN."""
-    a = np.asarray(values, np.float64)
-    if np.isnan(a).any():
-        return math.nan
-    if np.isinf(a).any():
-        return math.inf
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.std(a))
-
-
-def _mean(values) -> float:
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.mean(np.asarray(values, np.float64)))
-
-
 # --- words ---------------------------------------------------------------------------
+
+
+def _predict(cfg: Config, layers: list[dict], second: float, kernels: list) -> None:
+    """Each layer's predicted_activation_std and predicted_gradient_std (None where the
+    theory has nothing to say, e.g. zero weights)."""
+    shapes = [(r["fan_in"], r["fan_out"]) for r in layers]
+    data_dependent = kernels if cfg.init.name == "lsuv" else None
+    rows = predict.layers(cfg, second, shapes, data_dependent) or [None] * len(layers)
+    top = layers[-1]["gradient_std"]
+    for row, theory in zip(layers, rows):
+        row["predicted_activation_std"] = theory and theory["activation_std"]
+        row["predicted_gradient_std"] = theory and theory["gradient_ratio"] * top
+
+
+def theory_findings(layers: list[dict], tolerance: float = 1.25) -> list[str]:
+    """Where measurement and theory part (by more than `tolerance`x), and why they may."""
+    pairs = [(r, r["activation_std"], r.get("predicted_activation_std")) for r in layers[:-1]]
+    pairs = [
+        (r, m, p) for r, m, p in pairs if p and math.isfinite(m) and math.isfinite(p) and m > 0
+    ]
+    if not pairs:
+        return []
+    worst = max(pairs, key=lambda t: abs(math.log(t[1] / t[2])))
+    row, measured, predicted = worst
+    if abs(math.log(measured / predicted)) <= math.log(tolerance):
+        off = max(abs(m / p - 1) for _, m, p in pairs)
+        return [f"mean-field theory predicts every hidden layer's activation std: the "
+                f"measured ones are within {off:.1%} of it"]  # fmt: skip
+    why = ("the first layer sees images, whose pixels are neither independent nor Gaussian"
+           if row is layers[0] else
+           f"the theory is exact for infinitely wide layers: at width {row['fan_in']} each "
+           "layer's signal fluctuates around it and the errors compound with depth")  # fmt: skip
+    return [f"{row['name']}: measured activation std {number(measured)} against the theory's "
+            f"{number(predicted)} (x{measured / predicted:.3g}): {why}"]  # fmt: skip
 
 
 def findings(layers: list[dict], activation: str) -> list[str]:
@@ -156,23 +115,8 @@ def findings(layers: list[dict], activation: str) -> list[str]:
             "the signal explodes, each layer multiplying its size until float32 runs "
             "out; training from here gives NaN"
         )
-    elif len(hidden) >= 2 and hidden[0]["activation_std"] > 0:
-        first, last = hidden[0]["activation_std"], hidden[-1]["activation_std"]
-        ratio = last / first
-        per = ratio ** (1 / (len(hidden) - 1))
-        trend = (
-            f"activation std goes from {number(first)} at {hidden[0]['name']} to "
-            f"{number(last)} at {hidden[-1]['name']} (x{per:.3g} per layer)"
-        )
-        if ratio > _DRIFT:
-            out.append(f"{trend}: the signal explodes with depth")
-        elif ratio < 1 / _DRIFT:
-            out.append(
-                f"{trend}: the signal vanishes with depth; the last layers see "
-                "almost nothing of the image"
-            )
-        else:
-            out.append(f"{trend}: the signal keeps its size through the layers")
+    elif len(hidden) >= 2 and hidden[0]["activation_std"] > 0 <= hidden[-1]["activation_std"]:
+        out.append(_signal(hidden))
     grads = [r["gradient_std"] for r in layers]
     if not all(math.isfinite(g) for g in grads):
         bad = next(r for r in layers if not math.isfinite(r["gradient_std"]))
@@ -227,6 +171,39 @@ def findings(layers: list[dict], activation: str) -> list[str]:
     return out
 
 
+def _signal(hidden: list[dict]) -> str:
+    """How the activation std changes with depth, judged by its per-layer factor across
+    `_DEPTH` layers (or this network's depth, if deeper): x0.7 per layer is harmless
+    across 2 layers and fatal across 20, and the sentence says both."""
+    first, last = hidden[0]["activation_std"], hidden[-1]["activation_std"]
+    n, per = len(hidden), (last / first) ** (1 / (len(hidden) - 1))
+    with np.errstate(over="ignore"):  # past float64 reads as inf
+        deep = np.float64(per) ** (max(n, _DEPTH) - 1)
+    trend = (
+        f"activation std goes from {number(first)} at {hidden[0]['name']} to "
+        f"{number(last)} at {hidden[-1]['name']} (x{per:.3g} per layer)"
+    )
+    if 1 / _DRIFT <= deep <= _DRIFT:
+        at_depth = f" (x{number(deep)} at {_DEPTH} layers)" if n < _DEPTH else ""
+        return f"{trend}: the signal keeps its size through the layers{at_depth}"
+    # how many layers it takes to halve or double, where "x0.7 per layer" is not plain
+    steps = round(math.log(2) / abs(math.log(per))) if 0.5 < per < 2 else 0
+    word = "halves" if per < 1 else "doubles"
+    rate = f"{word} about every {steps} layers and " if steps > 1 else ""
+    if last / first < 1 / _DRIFT:
+        return (
+            f"{trend}: the signal {rate}vanishes with depth; the last layers see almost "
+            "nothing of the image"
+        )
+    if last / first > _DRIFT:
+        return f"{trend}: the signal {rate}explodes with depth"
+    fate = "vanish" if per < 1 else "explode"
+    return (
+        f"{trend}: at that rate the signal {rate}would {fate} by {_DEPTH} layers "
+        f"(x{number(deep)}), though not across these {n}"
+    )
+
+
 def number(value) -> str:
     if value is None:
         return "-"
@@ -245,30 +222,45 @@ def to_json(results: list[dict]) -> dict:
     return results[0] if len(results) == 1 else {"inits": results}
 
 
-COLUMNS = [
-    "layer",
-    "fan in→out",
-    "weight std (formula)",
-    "act mean",
-    "act std",
-    "dead/sat %",
-    "grad std",
-]
+# The fraction column counts dead ReLU units or saturated tanh/sigmoid outputs; other
+# activations have neither, and no such column.
+_FRACTION = {"relu": "dead %", "tanh": "sat %", "sigmoid": "sat %"}
+
+
+def columns(result: dict) -> list[str]:
+    """The terminal table's headers (short: the table fits 80 columns)."""
+    fraction = _FRACTION.get(result["activation"])
+    theory = _has_theory(result)
+    head = ["layer", "fan in→out", "weight std\n(formula)", "act mean", "act std"]
+    head += [THEORY_ACT] if theory else []
+    return (
+        head + ([fraction] if fraction else []) + ["grad std"] + ([THEORY_GRAD] if theory else [])
+    )
+
+
+# The theory's columns (left out, with act mean and fan in→out, where the terminal is narrow).
+THEORY_ACT, THEORY_GRAD = "act std\n(theory)", "grad std\n(theory)"
+
+
+def _has_theory(result: dict) -> bool:
+    return any(r.get("predicted_activation_std") is not None for r in result["layers"])
 
 
 def table_rows(result: dict) -> list[list[str]]:
+    """The terminal table's cells, under `columns(result)`."""
+    has_fraction, theory = result["activation"] in _FRACTION, _has_theory(result)
     rows = []
     for r in result["layers"]:
         fraction = r["dead_fraction"] if r["dead_fraction"] is not None else r["saturated_fraction"]
-        rows.append(
-            [
-                r["name"],
-                f"{r['fan_in']}→{r['fan_out']}",
-                f"{number(r['weight_std'])} ({number(r['expected_weight_std'])})",
-                number(r["activation_mean"]),
-                number(r["activation_std"]),
-                "-" if fraction is None else f"{100 * fraction:.0f}",
-                number(r["gradient_std"]),
-            ]
-        )
+        row = [
+            r["name"],
+            f"{r['fan_in']}→{r['fan_out']}",
+            f"{number(r['weight_std'])} ({number(r['expected_weight_std'])})",
+            number(r["activation_mean"]),
+            number(r["activation_std"]),
+        ] + ([number(r["predicted_activation_std"])] if theory else [])
+        if has_fraction:
+            row.append("-" if fraction is None else f"{100 * fraction:.0f}")
+        row.append(number(r["gradient_std"]))
+        rows.append(row + ([number(r["predicted_gradient_std"])] if theory else []))
     return rows

@@ -42,10 +42,30 @@ class NoResultsError(InitcmpError):
     """There is nothing to report: no run of the experiment has finished."""
 
 
+class OutOfMemoryError(InitcmpError):
+    """The machine has not the memory a command needs: refused before anything is built
+    (memory.py's estimate), or TensorFlow or numpy ran out on the way."""
+
+
 class Interrupted(InitcmpError):
-    """Training stopped on Ctrl-C after saving a checkpoint."""
+    """Stopped on Ctrl-C: exit 130. Training saves a checkpoint first and then says how
+    to resume (`resume`): rerun the same command or, if that had --fresh, rerun it
+    without (with --fresh it would start over)."""
 
     exit_code = 130
+
+    def __init__(self, where: str, *, resume: bool = False, fresh: bool = False):
+        self.where, self.resume = where, resume
+        hint = (
+            "Rerun it without --fresh to resume (with --fresh it starts over)"
+            if fresh
+            else "Rerun the same command to resume"
+        )
+        super().__init__(f"{where}. {hint}" if resume else where)
+
+    def after_fresh(self) -> Interrupted:
+        """The same interruption, of a command that ran with --fresh."""
+        return Interrupted(self.where, resume=self.resume, fresh=True)
 
 
 def first_line(exc: BaseException) -> str:

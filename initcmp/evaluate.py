@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from initcmp import checkpoints, fused, models, records, runtime
+from initcmp import checkpoints, fused, memory, models, records, runtime
 from initcmp.config import Config
 from initcmp.data import Dataset
 from initcmp.records import RunPaths
@@ -18,6 +18,9 @@ def evaluate_run(
     training (a stack of one), so it matches the run's own last evaluation to the bit."""
     runtime.tensorflow()
     paths = RunPaths.of(cfg, checkpoint_root, "logs")
+    saved = records.read_config(paths.checkpoints)  # None: restore_for_eval says so
+    if saved:
+        memory.check(memory.evaluating(saved, data))
     saved, model, step, warnings = checkpoints.restore_for_eval(cfg, paths)
     optimizer = models.build_optimizer(saved)
     optimizer.build(model.trainable_variables)

@@ -60,6 +60,9 @@ class Spec:
     build: Callable[[Mapping[str, Any], int], Any]  # (params, seed) -> keras initializer
     std: Callable[[Mapping[str, Any], int, int], float]  # (params, fan_in, fan_out) -> std
     params: Mapping[str, Param] = field(default_factory=dict)
+    # Other libraries' names for this same distribution with the same defaults (Keras',
+    # PyTorch's, the common ones): init_names.py accepts them; the records never use them.
+    aliases: tuple[str, ...] = ()
 
 
 def _keras():
@@ -101,6 +104,8 @@ _SPECS = [
         lambda p, s: _scaled(gain(p["gain"]) ** 2, "fan_avg", "uniform", s),
         lambda p, fi, fo: gain(p["gain"]) * math.sqrt(2 / (fi + fo)),
         {"gain": _GAIN},
+        # TF 1's xavier_initializer (the notebook's "Xavier") was uniform too.
+        aliases=("xavier", "xavier_uniform", "glorot_uniform"),
     ),
     Spec(
         "glorot_normal",
@@ -117,6 +122,8 @@ _SPECS = [
         lambda p, s: _scaled(2.0, p["mode"], "uniform", s),
         lambda p, fi, fo: math.sqrt(2 / _fan(p["mode"], fi, fo)),
         {"mode": Param("fan_in", {"choices": ("fan_in", "fan_out")})},
+        # PyTorch's kaiming_uniform_ defaults (a=0, fan_in) give this same bound.
+        aliases=("kaiming", "kaiming_uniform", "he_uniform"),
     ),
     Spec(
         "he_normal",
@@ -229,6 +236,11 @@ def check_params(name: str, params: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"'init.minval' ({params['minval']}) must be below 'init.maxval' ({params['maxval']})"
         )
+
+
+# `init.bias_variance` belongs to no initializer: every one takes it (config_load.py's
+# rule 4; models.py draws the biases). `initcmp inits` says so in this one line.
+BIASES = "every initializer takes bias_variance v, default 0: zero biases (else N(0, v))"
 
 
 def layer_seed(seed: int, layer: int) -> int:

@@ -27,16 +27,17 @@ def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
     """Rescale `model`'s kernels in place; return one log entry per layer:
     {"layer", "iterations", "variance_before", "variance"}."""
     import keras
+    import tensorflow as tf
 
     params = cfg.init.params
     x, _ = batches.first_rows(dataset, cfg.seed, params["batch"])
     layers = models.dense_layers(model)
-    h = models.flat_images(x)
+    h = tf.cast(models.flat_images(x), tf.float64)
     activation = keras.activations.get(cfg.model.activation)
     log = []
     for i, layer in enumerate(layers):
         # The layers below are final, so this layer's input `h` is fixed while it is scaled.
-        pre = models.pre_activation(layer, h)
+        pre = _pre_activation64(layer, h)
         before = variance = _variance(pre)
         iterations = 0
         while (
@@ -46,7 +47,7 @@ def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
             and variance > 0
         ):
             layer.kernel.assign(layer.kernel / np.float32(math.sqrt(variance)))
-            pre = models.pre_activation(layer, h)
+            pre = _pre_activation64(layer, h)
             variance = _variance(pre)
             iterations += 1
         log.append(
@@ -71,5 +72,18 @@ def summary(log: list[dict]) -> str:
     )
 
 
+def _pre_activation64(layer, h):
+    """The layer's output before its activation, computed in float64 from its float32
+    weights. Not the model's own float32 arithmetic, on purpose: float32 matmul kernels
+    differ between CPUs and libraries (oneDNN or Eigen, AVX2 or AVX-512 sum in different
+    orders), and the last bits of a variance, through 20 layers of SGD, move a run by
+    points of accuracy. In float64 those differences stay far below what the float32
+    divisor `sqrt(variance)` can resolve, so the rescaled kernels are the same bits on
+    every machine (tests/test_lsuv.py runs LSUV with oneDNN on and off)."""
+    import tensorflow as tf
+
+    return tf.matmul(h, tf.cast(layer.kernel, tf.float64)) + tf.cast(layer.bias, tf.float64)
+
+
 def _variance(tensor) -> float:
-    return float(np.var(tensor.numpy().astype(np.float64)))
+    return float(np.var(tensor.numpy()))

@@ -4,14 +4,18 @@ model: the fused engine (fused.py) trains stacked copies of its weights and copi
 back before every checkpoint.
 
 The model is the notebook's MLP: Flatten -> Dense(h, activation) for each h in
-model.hidden -> Dense(10) logits. Biases start at zero. Each Dense kernel gets its own
-initializer instance seeded from (run seed, layer index), so no two layers are copies
-of each other.
+model.hidden -> Dense(10) logits. Each Dense kernel gets its own initializer instance
+seeded from (run seed, layer index), so no two layers are copies of each other. Biases
+start at zero, or with `init.bias_variance` σ_b² > 0 are drawn from N(0, σ_b²), each
+layer's from a seed of its own (`bias_seed`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+
+import numpy as np
 
 from initcmp import initializers
 from initcmp.config import Config
@@ -33,11 +37,32 @@ def build_model(cfg: Config):
                 kernel_initializer=initializers.build(
                     cfg.init.name, cfg.init.params, cfg.seed, index
                 ),
-                bias_initializer="zeros",
+                bias_initializer=bias_initializer(cfg.init.bias_variance, cfg.seed, index),
                 name="logits" if is_output else f"hidden_{index}",
             )
         )
     return keras.Sequential(layers, name=cfg.name)
+
+
+def bias_initializer(variance: float, seed: int, layer: int):
+    """One layer's biases: Keras' "zeros" for σ_b² = 0 (the model every run before
+    bias_variance had, so their weights keep their bits), else an untruncated normal
+    N(0, σ_b²) seeded by `bias_seed`."""
+    if variance == 0:
+        return "zeros"
+    import keras
+
+    return keras.initializers.RandomNormal(
+        mean=0.0, stddev=math.sqrt(variance), seed=bias_seed(seed, layer)
+    )
+
+
+def bias_seed(seed: int, layer: int) -> int:
+    """The seed of one layer's biases, from SeedSequence([seed, layer, 1]). The kernel's
+    (initializers.layer_seed) is SeedSequence([seed, layer]), which SeedSequence reads as
+    [seed, layer, 0]: a different entropy, so a layer's biases and kernel are independent
+    draws, and the biases differ between layers and seeds as the kernels do."""
+    return int(np.random.SeedSequence([seed, layer, 1]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 def build_optimizer(cfg: Config):

@@ -126,13 +126,17 @@ def signal(results: list[dict], path: str | Path) -> Path:
             label = result["init"]
             if not ok.all():
                 label += f" ({number(values[~ok][0])} from layer {int(depth[~ok][0])})"
-            ax.plot(depth[ok], values[ok], marker="o", markersize=3, label=label)
+            line = ax.plot(depth[ok], values[ok], marker="o", markersize=3, label=label)[0]
+            theory = np.array([r.get(f"predicted_{key}") or np.nan for r in result["layers"]])
+            seen = np.isfinite(theory) & (theory > 0)
+            if seen.any():  # mean-field theory's prediction, dashed, in the same colour
+                ax.plot(depth[seen], theory[seen], linestyle="--", color=line.get_color())
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (the last is the logits)")
         ax.set_title(title)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title="dashed: mean-field theory", title_fontsize=8)
     first = results[0]
     fig.suptitle(
         f"{len(first['hidden'])} hidden layers of {_widths(first['hidden'])} "
@@ -146,3 +150,35 @@ def signal(results: list[dict], path: str | Path) -> Path:
 
 def _widths(hidden: list[int]) -> str:
     return str(hidden[0]) if len(set(hidden)) == 1 else "/".join(map(str, hidden))
+
+
+def phase_diagram(activation: str, bias_variance: float, path: str | Path) -> Path:
+    """Mean-field theory's phase diagram for `activation`: the critical line χ₁ = 1 in
+    (σ_w², σ_b²), and ξ_c against σ_w² at `bias_variance` (Schoenholz et al. 2017, Fig. 1
+    and 2, recomputed here by theory.py)."""
+    from initcmp import theory
+
+    plt = _pyplot()
+    path = Path(path)
+    fig, (line, depth) = plt.subplots(1, 2, figsize=(11, 4.2))
+    biases = np.concatenate([np.linspace(0.0, 0.02, 11)[:-1], np.linspace(0.02, 0.3, 29)])
+    critical = [theory.critical_weight_variance(activation, b) for b in biases]
+    shown = [(w, b) for w, b in zip(critical, biases) if w is not None]
+    if shown:
+        line.plot(*zip(*shown), color="black")
+    line.set(xlabel="σ_w²", ylabel="σ_b²", title=f"{activation}: the critical line χ₁ = 1")
+    line.text(0.05, 0.9, "ordered", transform=line.transAxes)
+    line.text(0.8, 0.1, "chaotic", transform=line.transAxes)
+    weights = np.linspace(0.5, 4.0, 36)
+    xi = [theory.summary(activation, w, bias_variance)["xi_c"] for w in weights]
+    depth.plot(weights, np.minimum(xi, 1e3), color="black", label="ξ_c")
+    depth.plot(weights, 6 * np.minimum(xi, 1e3), linestyle="--", color="gray",
+               label="6 ξ_c: about the deepest that trains")  # fmt: skip
+    depth.set(xlabel="σ_w²", ylabel="layers", yscale="log",
+              title=f"depth scale at σ_b² = {bias_variance:g}")  # fmt: skip
+    depth.legend(fontsize=8)
+    for ax in (line, depth):
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+    return path

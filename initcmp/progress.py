@@ -5,6 +5,8 @@ stdout stays free for results and `--json`."""
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -14,19 +16,23 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from initcmp.config import Config
 
 
 class Reporter:
     """What a caller sees of runs while they train. The CLI draws with `ConsoleReporter`;
-    these no-ops are the library's default, which prints nothing. `compare_start` and
-    `skipped` come from a comparison; `start` and `progress` from each group of runs
-    trained together (a run alone is a group of one); `note`, `epoch_end` and `finish`
-    from each run."""
+    these no-ops are the library's default, which prints nothing. `compare_start` (at
+    once: the runs planned), `skipped` (each finished run) and `compare_plan` (how many
+    finished earlier, how many to train, and their steps left in all, None if unknown)
+    come from a comparison; `start` and `progress` from each group of runs trained
+    together (a run alone is a group of one); `note`, `epoch_end` and `finish` from each
+    run."""
 
-    def compare_start(self, runs: int): ...
+    def compare_start(self, cfg: Config, runs: int): ...
     def skipped(self, cfg: Config, result: dict): ...
+    def compare_plan(self, finished: int, to_train: int, steps: int | None): ...
     def start(self, cfgs: list[Config], total_steps: int, resumed_from_step: int, source: str): ...
     def progress(self, step: int, metrics: list[dict]): ...
     def note(self, line: str): ...
@@ -43,12 +49,14 @@ class ConsoleReporter(Reporter):
             MofNCompleteColumn(),
             TextColumn("{task.fields[metrics]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            _TimeLeft(),
             console=self.console,
             transient=True,
         )
         self._runs = self._steps = None
         self._source = None
+        self._name, self._pace = "", None
+        self._group_step = self._group_total = 0
 
     def __enter__(self):
         self._progress.start()
@@ -60,8 +68,19 @@ class ConsoleReporter(Reporter):
     def say(self, text: str) -> None:
         self.console.print(text, soft_wrap=True, highlight=False)
 
-    def compare_start(self, runs):
-        self._runs = self._progress.add_task("runs", total=runs, metrics="")
+    def compare_start(self, cfg, runs):
+        self._name = cfg.name
+        inits, seeds = len(cfg.compare.inits), len(cfg.compare.seeds)
+        self.say(
+            f"{cfg.name}: {runs} run{_s(runs)} ({inits} initializer{_s(inits)} x {seeds} "
+            f"seed{_s(seeds)}); reading their records"
+        )
+        self._runs = self._progress.add_task("runs", total=runs, metrics="", left="-:--:--")
+
+    def compare_plan(self, finished, to_train, steps):
+        line = f"{self._name}: {finished} already finished, {to_train} to train"
+        self.say(line + (f", {steps:,} steps in all" if steps else ""))
+        self._pace = Pace(steps) if steps else None
 
     def skipped(self, cfg, result):
         state = "diverged" if result.get("diverged") else f"{result['test_accuracy']:.2%}"
@@ -69,6 +88,13 @@ class ConsoleReporter(Reporter):
         self._advance_runs()
 
     def start(self, cfgs, total_steps, resumed_from_step, source):
+        self._group_step, self._group_total = resumed_from_step, total_steps
+        left = self._pace.seconds_left() if self._pace else None
+        if left is not None:  # timed on the groups before this one
+            self.say(
+                f"{self._name}: about {clock(left)} left for the whole comparison "
+                f"({self._pace.left:,} of {self._pace.total:,} steps)"
+            )
         if source != self._source:
             self.say(f"data: {source}")
             self._source = source
@@ -97,6 +123,12 @@ class ConsoleReporter(Reporter):
             accuracies = [m["train_accuracy"] for m in metrics]
             text = f"train acc {min(accuracies):.1%} to {max(accuracies):.1%}"
         self._progress.update(self._steps, completed=step, metrics=text)
+        if self._pace:  # every run of the group trained the steps since the last call
+            self._pace.advance((step - self._group_step) * len(metrics))
+            left = self._pace.seconds_left()
+            if left is not None and self._runs is not None:
+                self._progress.update(self._runs, left=clock(left))
+        self._group_step = step
 
     def note(self, line):
         self.say(line)
@@ -105,8 +137,61 @@ class ConsoleReporter(Reporter):
         self.say(line)
 
     def finish(self, result):
+        if self._pace and result.get("diverged"):  # the steps it will never train
+            self._pace.drop(self._group_total - result["step"])
         self._advance_runs()
 
     def _advance_runs(self):
         if self._runs is not None:
             self._progress.advance(self._runs)
+
+
+class Pace:
+    """A comparison's pace: the steps of all its runs trained per second since the first
+    were timed (so the first step's compilation is not counted), and the time that makes
+    of all the steps left. `clock` is for tests."""
+
+    def __init__(self, total: int, clock=time.monotonic):
+        self.total, self.done, self._clock = total, 0, clock
+        self._since: tuple[float, int] | None = None
+
+    @property
+    def left(self) -> int:
+        return max(self.total - self.done, 0)
+
+    def advance(self, steps: int) -> None:
+        self.done += steps
+        if self._since is None:
+            self._since = (self._clock(), self.done)
+
+    def drop(self, steps: int) -> None:
+        """Steps that will not be trained after all (a run diverged)."""
+        self.total -= steps
+
+    def seconds_left(self) -> float | None:
+        """None until some steps have been timed."""
+        if self._since is None or self.done == self._since[1]:
+            return None
+        start, done = self._since
+        elapsed = self._clock() - start
+        return self.left * elapsed / (self.done - done) if elapsed > 0 else None
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def clock(seconds: float) -> str:
+    """H:MM:SS, as rich writes a time."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+class _TimeLeft(TimeRemainingColumn):
+    """rich's estimate for a run's steps; on the runs bar, the whole comparison's time
+    left (`Pace`): all remaining steps of all remaining runs."""
+
+    def render(self, task):
+        if "left" in task.fields:
+            return Text(task.fields["left"], style="progress.remaining")
+        return super().render(task)

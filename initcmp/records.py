@@ -89,6 +89,24 @@ class RunLock:
         self._fd = fd
         return self
 
+    def holder(self) -> str | None:
+        """The PID of the process holding the run now, or None; never waits and never
+        creates the file. (It takes a shared lock for an instant: a process acquiring
+        the run in that same instant would be told it is in use.)"""
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None  # no lock file: no process has held this run here
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        finally:
+            os.close(fd)  # closing drops the shared lock, if it was taken
+        return None
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the lock
@@ -157,15 +175,65 @@ def write_result(paths: RunPaths, result: dict) -> None:
 
 
 def finished(cfg: Config, paths: RunPaths) -> dict | None:
-    """The run's result if it has finished `cfg.train.epochs` (or diverged), else None.
+    """The run's record at `cfg.train.epochs`, or None if it has not got there.
 
+    Its result if it finished there, or diverged before; a run that has trained further
+    is read at that epoch's end from metrics.jsonl (every epoch end is evaluated), so a
+    comparison never retrains, or deletes, a run that was extended (`at_epoch_end`).
     Reads plain files only, so a finished comparison is reported without TensorFlow.
     The caller has already applied the resume rules (same config on RUN_KEYS).
     """
+    epochs = cfg.train.epochs
     result = read_result(paths)
-    if result and (result.get("diverged") or result.get("epochs") == cfg.train.epochs):
+    if result and result.get("epochs") == epochs:
+        return result
+    row = epoch_end_row(paths, epochs, trained_steps(paths, result))
+    if row is not None:
+        return at_epoch_end(cfg, paths, row, result)
+    if result and result.get("diverged"):  # it diverged before that epoch's end
         return result
     return None
+
+
+def trained_steps(paths: RunPaths, result: dict | None) -> int:
+    """How far the run has trained for sure: its newest checkpoint (`ckpt-<step>.index`,
+    see checkpoints.py) or its result, whichever is further."""
+    steps = [
+        int(p.name[len("ckpt-") : -len(".index")]) for p in paths.checkpoints.glob("ckpt-*.index")
+    ]
+    return max(steps + [result["step"] if result else 0])
+
+
+def epoch_end_row(paths: RunPaths, epochs: int, trained: int) -> dict | None:
+    """The evaluation at the end of epoch `epochs`, if the run has trained past it. A row
+    beyond the newest checkpoint is not trusted: a resume rewrites it; and a run that
+    stopped right there has its result still to write (it resumes to write it)."""
+    rows = [r for r in read_metrics(paths) if r.get("epoch") == epochs and r["step"] < trained]
+    return rows[-1] if rows else None
+
+
+def at_epoch_end(cfg: Config, paths: RunPaths, row: dict, result: dict | None) -> dict:
+    """A run that trained further, as a result at `row`'s epoch end: the same keys,
+    with `trained_further`; its weights at that step are not kept, so no fingerprint."""
+    result = result or {}
+    return {
+        "name": cfg.name,
+        "init": cfg.init.name,
+        "seed": cfg.seed,
+        "step": row["step"],
+        "epoch": row["epoch"],
+        "epochs": cfg.train.epochs,
+        **{k: row.get(k) for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy")},
+        "seconds": row.get("seconds"),
+        "diverged": False,
+        "diverged_step": None,
+        "trained_with": result.get("trained_with", 1),
+        "weights_sha256": None,
+        "data": result.get("data"),
+        "checkpoint_dir": str(paths.checkpoints),
+        "log_dir": str(paths.logs),
+        "trained_further": True,
+    }
 
 
 def read_result(paths: RunPaths) -> dict | None:

@@ -9,7 +9,7 @@ import io
 import json
 from pathlib import Path
 
-from initcmp import plots
+from initcmp import plots, recorded, terminal
 from initcmp.records import write_atomic
 
 COLUMNS = [
@@ -34,6 +34,32 @@ def write_files(summary: dict, records: list[dict], folder: Path) -> list[Path]:
     write_atomic(paths[2], to_markdown(summary))
     plots.comparison(summary, records, paths[3])
     return paths
+
+
+def kept_because(summary: dict, folder: Path) -> str | None:
+    """Why the files in `folder` must stay as they are, or None: they cover runs that
+    `summary` leaves out (a report of a subset), and writing it would lose them."""
+    lost = left_out(summary, folder)
+    if not lost:
+        return None
+    return (
+        f"left {folder}/compare.* as they are: they cover {len(lost)} runs this report "
+        f"leaves out ({recorded.names(lost)}); remove them to write this one instead"
+    )
+
+
+def left_out(summary: dict, folder: Path) -> list[str]:
+    """The runs that the comparison already written in `folder` (its compare.json) covers
+    and `summary` does not."""
+    try:
+        before = _covered(json.loads((folder / "compare.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):  # none, or not one of ours
+        return []
+    return [f"{init}-s{seed}" for init, seed in sorted(before - _covered(summary))]
+
+
+def _covered(summary: dict) -> set[tuple[str, int]]:
+    return {(r["init"], d["seed"]) for r in summary["rows"] for d in r["runs_detail"]}
 
 
 def _has_notebook(summary: dict) -> bool:
@@ -105,40 +131,41 @@ def paired_rows(summary: dict) -> list[list[str]]:
 PAIRED_COLUMNS = ["init", "vs best", "mean paired difference", "paired t-test p", "seeds"]
 
 
-def terminal():
-    """A rich console for stdout; into a file or pipe, wide enough not to fold tables."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
-
-
 def print_tables(summary: dict, console=None) -> None:
-    console = console or terminal()
+    """The comparison on the terminal, fitted to its width (`terminal.print_table`):
+    epochs, when every row has the same, go into the title; s/run, min–max and loss are
+    left out, in that order, only where the table would not fit; the paired table has
+    no "vs best" column, its title names the best."""
+    out = console or terminal.console()
+    columns, rows = _columns(summary), table_rows(summary)
     title = "test accuracy by initializer, % (mean over seeds"
+    epochs = {row[columns.index("epochs")] for row in rows}
+    if len(epochs) == 1:
+        (n,) = epochs
+        title += f", {n} epoch{'' if n == '1' else 's'}"
+        columns, rows = _without("epochs", columns, rows)
     title += "; notebook: its single published run)" if _has_notebook(summary) else ")"
-    console.print(rich_table(title, _columns(summary), table_rows(summary)))
+    terminal.print_table(
+        out,
+        title,
+        columns,
+        rows,
+        optional=("s/run", "min–max", "loss"),
+        wrap=("runs",),
+        elsewhere="compare.md has every column",
+    )
     if summary["paired"]:
-        console.print(
-            rich_table(
-                f"each initializer against the best ({summary['best']}), paired by seed",
-                PAIRED_COLUMNS,
-                paired_rows(summary),
-            )
+        terminal.print_table(
+            out,
+            f"each initializer against the best ({summary['best']}), paired by seed",
+            *_without("vs best", PAIRED_COLUMNS, paired_rows(summary)),
         )
 
 
-def rich_table(title: str, columns: list[str], rows: list[list[str]]):
-    """A table with its first column (the names) on the left, numbers on the right."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, title=title)
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
-    for row in rows:
-        table.add_row(*row)
-    return table
+def _without(column: str, columns: list[str], rows: list[list[str]]):
+    """`columns` and `rows` without `column`."""
+    i = columns.index(column)
+    return columns[:i] + columns[i + 1 :], [row[:i] + row[i + 1 :] for row in rows]
 
 
 def to_markdown(summary: dict) -> str:
@@ -191,7 +218,7 @@ def print_inspection(results: list[dict], console=None) -> None:
     """`initcmp inspect`: per initializer, its per-layer table and the findings in words."""
     from initcmp import diagnose
 
-    console = console or terminal()
+    out = console or terminal.console()
     for result in results:
         params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
         title = (
@@ -199,21 +226,66 @@ def print_inspection(results: list[dict], console=None) -> None:
             f"{len(result['hidden'])} hidden {result['activation']} layers at "
             f"initialization, {result['batch']} images, loss {result['loss']:.4g}"
         )
-        console.print(rich_table(title, diagnose.COLUMNS, diagnose.table_rows(result)))
-        for line in result["findings"]:
-            console.print(f"  - {line}", soft_wrap=True, highlight=False)
-        console.print()
+        terminal.print_table(
+            out,
+            title,
+            diagnose.columns(result),
+            diagnose.table_rows(result),
+            optional=("act mean", "fan in→out", diagnose.THEORY_GRAD, diagnose.THEORY_ACT),
+            elsewhere="--json has every value",
+        )
+        terminal.print_notes(out, result["findings"])
+        out.print()
 
 
-def print_initializers(rows: list[dict]) -> None:
-    """`initcmp inits`: name, formula, default parameters, paper."""
-    from rich.console import Console
+def print_initializers(rows: list[dict], console=None) -> None:
+    """`initcmp inits`: per initializer its name, then formula, default parameters and
+    paper on lines of their own (four columns side by side would not fit 80 columns)."""
     from rich.table import Table
 
-    table = Table(title="initializers (Dense kernel of shape fan_in x fan_out)")
-    for column in ("name", "formula", "parameters", "reference"):
-        table.add_column(column, overflow="fold")
+    from initcmp.initializers import BIASES
+
+    out = console or terminal.console()
+    out.print("initializers (Dense kernel of shape fan_in x fan_out)", highlight=False)
+    out.print(BIASES, highlight=False)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
     for row in rows:
-        params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "-"
-        table.add_row(row["name"], row["formula"], params, row["reference"])
-    Console().print(table)
+        params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "none"
+        aliases = ", ".join(row.get("aliases", ()))  # other names it accepts (init_names.py)
+        also = f"\nalso accepted as: {aliases}" if aliases else ""
+        text = f"{row['formula']}\nparameters: {params}{also}\n{row['reference']}\n"
+        grid.add_row(row["name"], text)
+    out.print(grid, highlight=False)
+
+
+def print_theory(cfg, result: dict, console=None) -> None:
+    """`initcmp theory`: the summary in words, then the per-layer predictions."""
+    from initcmp.diagnose import number
+
+    out = console or terminal.console()
+    layers = result["layers"]
+    names = [f"hidden_{i}" for i in range(len(layers) - 1)] + ["logits"]
+    terminal.print_notes(out, [
+        f"{cfg.model.activation}, {cfg.init.name}: σ_w² = {number(result['weight_variance'])} "
+        f"(hidden to hidden), σ_b² = {number(result['bias_variance'])}, q¹ = "
+        f"{number(layers[0]['q'])} from the training images",
+        f"q* = {number(result['q_star'])}, χ₁ = {number(result['chi_1'])}, c* = "
+        f"{number(result['c_star'])}, χ_c = {number(result['chi_c'])}, ξ_c = "
+        f"{number(result['xi_c'])}, ξ_q = {number(result['xi_q'])}",
+        *([] if "critical_weight_variance" not in result else [
+            "critical line at this σ_b²: σ_w² = "
+            + (number(result["critical_weight_variance"])
+               if result["critical_weight_variance"] is not None else "none (no crossing)")]),
+        result["meaning"],
+    ])  # fmt: skip
+    rows = [[name, number(r["weight_variance"]), number(r["q"]), number(r["activation_std"]),
+             number(r["chi"]), number(r["gradient_ratio"])]
+            for name, r in zip(names, layers)]  # fmt: skip
+    terminal.print_table(
+        out,
+        "per layer, predicted (grad: weight-gradient std over the logits layer's)",
+        ["layer", "σ_w²", "q", "act std", "χ", "grad"],
+        rows,
+    )

@@ -30,10 +30,14 @@ class Run:
         self.steps_per_epoch = math.ceil(len(dataset.y_train) / cfg.train.batch_size)
         self.total = self.steps_per_epoch * cfg.train.epochs
         if self.start > self.total:
+            # records.finished reads such a run at the asked epoch from its metrics; here
+            # that row is missing. Offer only fixes that touch this run alone.
             raise CheckpointError(
-                f"{paths.checkpoints} has already trained {self.start} "
-                f"steps, more than train.epochs={cfg.train.epochs} asks "
-                f"({self.total}); rerun with --fresh to start over"
+                f"{paths.checkpoints} has already trained {self.start} steps, more than "
+                f"train.epochs={cfg.train.epochs} asks ({self.total}), and {paths.metrics} "
+                f"has no evaluation at the end of epoch {cfg.train.epochs} to read instead; "
+                f"ask for --epochs {math.ceil(self.start / self.steps_per_epoch)} or more, "
+                f"or {checkpoints.start_over(cfg)}"
             )
         records.write_config(paths, cfg)
         records.truncate_metrics(paths, self.start)
@@ -51,8 +55,9 @@ class Run:
         self.diverged_step: int | None = None
 
     def _initialise(self, dataset: Dataset) -> None:
-        """Step 0: the config as HParams, LSUV (data-dependent, so before step 1) and the
-        signal at initialization."""
+        """Step 0: the config as HParams (and the experiment's HParams columns), LSUV
+        (data-dependent, so before step 1) and the signal at initialization."""
+        summaries.experiment(self.paths.logs.parent)
         summaries.hparams(self.writer, self.cfg)
         if self.cfg.init.name == "lsuv":
             log = lsuv.apply(self.model, self.cfg, dataset)
@@ -82,6 +87,11 @@ class Run:
             "train_accuracy": float(acc_sum / count),
         }
         summaries.scalars(self.writer, step, "train", self.last)
+
+    def log_initial(self, metrics: dict) -> None:
+        """The test metrics before the first step, to TensorBoard only: its curves start
+        at initialization, while metrics.jsonl keeps the evaluations of training."""
+        summaries.scalars(self.writer, 0, "test", metrics)
 
     def record_evaluation(self, step: int, metrics: dict, seconds: float) -> None:
         """An evaluation to TensorBoard and, with the last train metrics, to metrics.jsonl."""

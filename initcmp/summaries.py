@@ -1,7 +1,8 @@
 """TensorBoard: each run's event files, beside its plain-file records (records.py).
 
 Scalars `train/loss`, `train/accuracy` at every log point and `test/loss`,
-`test/accuracy` at every evaluation; the run's config as HParams; with `log.histograms`,
+`test/accuracy` at every evaluation and at step 0; the run's config as HParams, and once
+per experiment folder the HParams table's columns (`experiment`); with `log.histograms`,
 weight and activation histograms and per-layer `signal/activation_std|gradient_std/...`
 at initialization and each epoch's end. Nothing here changes what is trained.
 """
@@ -9,10 +10,11 @@ at initialization and each epoch's end. Nothing here changes what is trained.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
-from initcmp import diagnose, models
+from initcmp import initializers, measure, models
 from initcmp.config import Config, flatten, to_dict
 
 
@@ -44,13 +46,37 @@ def hparams(writer, cfg: Config) -> None:
         hp.hparams(flat, trial_id=f"{cfg.name}/{cfg.run_name}")
 
 
+def experiment(folder: Path) -> None:
+    """The HParams table's columns for the experiment whose runs are under `folder`
+    (logs/<name>/): init and seed, then the final test accuracy and loss. Without it
+    TensorBoard shows every config key and hides the seed. Written once: the same for
+    every experiment, so one `tensorboard --logdir logs` over several reads the same."""
+    if any(folder.glob("events.out.tfevents.*")):
+        return
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    columns = [
+        hp.HParam("init.name", hp.Discrete(list(initializers.REGISTRY)), display_name="init"),
+        hp.HParam("seed", display_name="seed"),
+    ]
+    metrics = [
+        hp.Metric("test/accuracy", display_name="test accuracy"),
+        hp.Metric("test/loss", display_name="test loss"),
+    ]
+    writer = tf.summary.create_file_writer(str(folder))
+    with writer.as_default():
+        hp.hparams_config(hparams=columns, metrics=metrics)
+    writer.close()
+
+
 def signal(model, cfg: Config, x: np.ndarray, y: np.ndarray, writer, step: int) -> None:
     """`log.histograms`: weight and activation histograms and per-layer activation and
-    gradient std (diagnose.py) of `model` on the probe batch (x, y), at `step`. Reads
+    gradient std (measure.py) of `model` on the probe batch (x, y), at `step`. Reads
     the weights only."""
     import tensorflow as tf
 
-    rows, outputs = diagnose.measure_layers(model, cfg, x, y)
+    rows, outputs = measure.measure_layers(model, cfg, x, y)
     with writer.as_default(step=step):
         for layer, row, (_, post) in zip(models.dense_layers(model), rows, outputs):
             name = row["name"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import batches, checkpoints, faults, fused, records, runtime
+from initcmp import batches, checkpoints, faults, fused, memory, records, runtime
 from initcmp.config import Config
 from initcmp.data import Dataset
 from initcmp.errors import Interrupted
@@ -61,6 +61,7 @@ def run_many(
     in the order of `cfgs`.
     """
     runtime.tensorflow()
+    memory.check(memory.training(cfgs, fuse, data))  # what cannot fit is refused now
     reporter = reporter or Reporter()
     results: dict[int, dict] = {}
     todo: list[Run] = []
@@ -77,7 +78,7 @@ def run_many(
                 todo.append(Run(cfg, data, paths, index))
         key = (lambda r: f"{r.start} {fused.fusible_key(r.cfg)}") if fuse else (lambda r: r.index)
         for group in fused.groups(todo, key):
-            for member, result in zip(group, _train_together(group, data, reporter)):
+            for member, result in zip(group, _train_together(group, data, reporter, fresh)):
                 results[member.index] = result
             faults.point("group")
     return [results[i] for i in range(len(cfgs))]
@@ -88,7 +89,9 @@ def due(step: int, every: int | None, always: bool = False) -> bool:
     return always or (every is not None and step % every == 0)
 
 
-def _train_together(runs: list[Run], data: Dataset, reporter: Reporter) -> list[dict]:
+def _train_together(
+    runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool = False
+) -> list[dict]:
     """Train runs that stand at the same step as one stack; each keeps its own records,
     checkpoints, divergence and result, exactly as if it had trained alone."""
     group = _Group(runs, data, reporter)
@@ -115,10 +118,11 @@ def _train_together(runs: list[Run], data: Dataset, reporter: Reporter) -> list[
                 break
     except KeyboardInterrupt:
         group.checkpoint()
-        raise Interrupted(
-            f"interrupted at step {int(group.stack.step.numpy())} of "
-            f"{group.total}; checkpoint saved. Rerun the same command to "
-            "resume"
+        raise Interrupted(  # its hint: rerun, without --fresh if the call had it
+            f"interrupted at step {int(group.stack.step.numpy())} of {group.total}; "
+            "checkpoint saved",
+            resume=True,
+            fresh=fresh,
         ) from None
     return group.finish(step)
 
@@ -138,9 +142,17 @@ class _Group:
                 reporter.note(line)
         self.stack = fused.StackedRuns(self.cfg, [(r.model, r.optimizer) for r in runs], data)
         self.stack.load(self.start, np.stack([r.state.sums.numpy() for r in runs]))
+        if self.start == 0:
+            self.evaluate_at_start()
         self.live = dict(enumerate(runs))
         self.results: dict[int, dict] = {}
         self._clock = time.perf_counter()
+
+    def evaluate_at_start(self) -> None:
+        """Step 0's test loss and accuracy, for TensorBoard's curves (Run.log_initial):
+        one evaluation of the stack, which reads the weights and changes nothing."""
+        for run, metrics in zip(self.runs, self.stack.evaluate()):
+            run.log_initial(metrics)
 
     def seconds(self) -> float:
         return time.perf_counter() - self._clock

@@ -73,3 +73,19 @@ def finished_runs(root) -> dict:
             metrics,
         )
     return out
+
+
+# What may differ between a run trained in a stack and the same run trained alone.
+EXECUTION_KEYS = ("seconds", "trained_with", "checkpoint_dir", "log_dir", "resumed_from_step")
+
+
+def same(result: dict) -> dict:
+    """A result without EXECUTION_KEYS: what must be equal fused and alone."""
+    return {k: v for k, v in result.items() if k not in EXECUTION_KEYS}
+
+
+def run_alone(root, cfg, dataset) -> dict:
+    """`cfg` trained by itself, its folders under `root/ck` and `root/logs`."""
+    from initcmp import train
+
+    return train.run(cfg, dataset, checkpoint_root=root / "ck", log_root=root / "logs")

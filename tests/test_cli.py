@@ -90,7 +90,10 @@ def test_inits_lists_every_initializer(cli):
 @pytest.mark.parametrize(
     "args, needles",
     [
-        (["train", "--init", "xavier"], ["unknown initializer 'xavier'", "glorot"]),
+        (
+            ["train", "--init", "xaviar"],
+            ["unknown initializer 'xaviar'", "did you mean 'xavier'", "glorot"],
+        ),
         (["train", "--config", "nope.yaml"], ["nope.yaml", "not found"]),
         (["train", "--set", "train.epoch=2"], ["train.epoch", "did you mean 'train.epochs'"]),
         (["train", "--set", "train.batch_size=-1"], ["train.batch_size", "at least 1"]),
@@ -180,3 +183,64 @@ def test_inspect_plot_to_an_unwritable_place_is_one_line(cli, tmp_path):
     one_line_error(
         cli("inspect", *SYNTHETIC_ARGS, "--plot", "afile/sub/x.png"), "--plot", "cannot write"
     )
+
+
+# --- --help --------------------------------------------------------------------------
+
+
+def commands() -> dict:
+    from initcmp.cli import main
+
+    return main.commands
+
+
+def test_top_level_help_shows_every_command_whole():
+    from click.testing import CliRunner
+
+    from initcmp.cli import main
+
+    for width in (60, 80, 120):
+        text = CliRunner().invoke(main, ["--help"], terminal_width=width).stdout
+        listed = text.split("Commands:")[1]
+        assert "..." not in listed and "…" not in listed, (width, listed)
+        assert set(commands()) <= set(listed.split())
+    assert "initcmp compare" in text  # an example
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_each_commands_help_has_examples_and_defaults(cli, name):
+    import re
+
+    text = cli(name, "--help").stdout
+    assert "Examples:" in text and re.search(rf"^ +initcmp {name}\b", text, re.MULTILINE)
+    assert "..." not in text and "…" not in text
+    no_default = {"--set", "--address", "--plot", "--help"}  # nothing to default to
+    for option in commands()[name].params:
+        if not option.is_flag and not set(option.opts) & no_default:
+            said = (option.help or "").lower()
+            assert option.show_default or "default" in said or "required" in said, option.opts
+
+
+def test_train_names_the_initializer_it_trains_without_init(cli):
+    from initcmp.config import Config
+
+    help_text = " ".join(cli("train", "--help").stdout.split())
+    assert f"built-in default {Config().init.name}" in help_text
+
+
+def test_the_readme_documents_every_option_of_every_command():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## Commands", 1)[1].split("```")[1]
+    documented: dict[str, set[str]] = {}
+    for line in block.strip().splitlines():  # `initcmp NAME [--flag]...`, then more flags
+        if line.startswith("initcmp "):
+            name = line.split()[1]
+        documented.setdefault(name, set()).update(re.findall(r"--[a-z][a-z-]*", line))
+    options = {
+        name: {o for p in command.params for o in p.opts if o.startswith("--")} - {"--help"}
+        for name, command in commands().items()
+    }
+    assert documented == options

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from initcmp import compare, config_load, data, train
 from initcmp.progress import Reporter
 from initcmp.cli import main
+from initcmp.records import RunPaths
 from helpers import SYNTHETIC, SYNTHETIC_ARGS, load_config
 
 
@@ -202,7 +203,134 @@ def test_report_with_no_runs_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_compare_seeds_and_inits_flags_are_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    bad = CliRunner().invoke(main, ["compare", "--inits", "he,xavier"])
-    assert bad.exit_code == 2 and "xavier" in bad.stderr and "Traceback" not in bad.stderr
+    bad = CliRunner().invoke(main, ["compare", "--inits", "he,xaviar"])
+    assert bad.exit_code == 2 and "xaviar" in bad.stderr and "Traceback" not in bad.stderr
     zero = CliRunner().invoke(main, ["compare", "--seeds", "0"])
     assert zero.exit_code == 2 and "--seeds" in zero.stderr
+
+
+def test_the_plan_is_the_same_runs_as_for_run_makes(tmp_path):
+    cfg = load_config(
+        init="random", overrides=SYNTHETIC + ("compare.inits=[random, lsuv]", "init.stddev=0.5")
+    )
+    slow = [config_load.for_run(cfg, i, s) for i in cfg.compare.inits for s in cfg.compare.seeds]
+    assert compare.plan(cfg) == slow
+
+
+def test_extending_one_run_keeps_its_comparison(tmp_path, monkeypatch):
+    """`train --epochs 3` on a compare's run: the comparison reads it at its own epochs
+    from its metrics, never retrains or deletes it, and compare and report agree."""
+    monkeypatch.chdir(tmp_path)
+    args = [*SYNTHETIC_ARGS, "--inits", "glorot,he", "--seeds", "2"]
+    first = CliRunner().invoke(main, ["compare", *args, "--json"])
+    assert first.exit_code == 0, first.stderr
+    extended = CliRunner().invoke(main, ["train", "--init", "glorot", "--epochs", "3", *args[:2]])
+    assert extended.exit_code == 0, extended.stderr
+    result = tmp_path / "logs/mnist_mlp/glorot-s0/result.json"
+    three_epochs = result.read_text()
+
+    again = CliRunner().invoke(main, ["compare", *args, "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert result.read_text() == three_epochs  # not retrained, not deleted
+    before, after = json.loads(first.stdout), json.loads(again.stdout)
+
+    def numbers(summary):
+        keys = ("seed", "test_accuracy", "test_loss", "step")
+        return [[{k: d[k] for k in keys} for d in r["runs_detail"]] for r in summary["rows"]]
+
+    assert numbers(after) == numbers(before) and after["best"] == before["best"]
+    assert [r["mean_accuracy"] for r in after["rows"]] == [
+        r["mean_accuracy"] for r in before["rows"]
+    ]
+    for report_args in ([*args, "--json"], [*SYNTHETIC_ARGS, "--json"]):
+        reported = CliRunner().invoke(main, ["report", *report_args])
+        assert reported.exit_code == 0, reported.stderr
+        assert json.loads(reported.stdout) == after
+    table = CliRunner().invoke(main, ["compare", *args])
+    assert "having trained further: glorot-s0" in table.stdout
+
+    longer = CliRunner().invoke(main, ["report", *SYNTHETIC_ARGS, "--epochs", "3"])
+    assert "3 planned runs have not finished 3 epochs" in longer.stdout
+    assert json.loads((tmp_path / "logs/mnist_mlp/compare.json").read_text()) == after
+
+
+def test_a_run_trained_further_without_its_metrics_offers_a_fix_for_it_alone(tmp_path, syn):
+    he = load_config(init="he", epochs=2, overrides=SYNTHETIC)
+    train.run(he, syn, checkpoint_root=tmp_path / "ck", log_root=tmp_path / "logs")
+    paths = RunPaths.of(he, tmp_path / "ck", tmp_path / "logs")
+    paths.metrics.unlink()  # nothing to read the run at epoch 1 from
+    out = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            *SYNTHETIC_ARGS,
+            "--inits",
+            "he",
+            "--seeds",
+            "1",
+            "--checkpoint-dir",
+            str(tmp_path / "ck"),
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+    )
+    assert out.exit_code == 2 and "already trained 48 steps" in out.stderr
+    # compare --fresh would delete every run of the comparison: not offered.
+    assert "--fresh" not in out.stderr.replace("initcmp train --init he --seed 0 --fresh", "")
+    assert "initcmp train --init he --seed 0 --fresh" in out.stderr
+    assert "--epochs 2 or more" in out.stderr
+
+
+class Calls(Reporter):
+    """The order in which a comparison tells its reporter what it does."""
+
+    def __init__(self):
+        self.calls = []
+
+    def compare_start(self, cfg, runs):
+        self.calls.append(("compare_start", runs))
+
+    def skipped(self, cfg, result):
+        self.calls.append(("skipped", cfg.run_name))
+
+    def compare_plan(self, finished, to_train, steps):
+        self.calls.append(("compare_plan", finished, to_train, steps))
+
+    def start(self, cfgs, total_steps, resumed_from_step, source):
+        self.calls.append(("start", [c.run_name for c in cfgs]))
+
+
+def test_compare_says_at_once_how_many_runs_then_how_many_to_train_and_the_eta(tmp_path, syn):
+    import io
+
+    from rich.console import Console
+
+    from initcmp.progress import ConsoleReporter
+
+    cfg = load_config(overrides=SYNTHETIC + ("compare.inits=[he]", "compare.seeds=[0, 1, 2]"))
+    train.run(
+        config_load.for_run(cfg, "he", 1),
+        syn,
+        checkpoint_root=tmp_path / "ck",
+        log_root=tmp_path / "logs",
+    )
+    calls = Calls()
+    run_compare(
+        tmp_path,
+        load_config(overrides=SYNTHETIC + ("compare.inits=[he]", "compare.seeds=[1]")),
+        reporter=calls,
+    )
+    assert calls.calls == [("compare_start", 1), ("skipped", "he-s1"), ("compare_plan", 1, 0, 0)]
+
+    text = io.StringIO()
+    one_by_one = load_config(
+        overrides=SYNTHETIC
+        + ("compare.inits=[he]", "compare.seeds=[0, 1, 2]", "compare.fuse=false")
+    )
+    with ConsoleReporter(Console(file=text, width=200)) as reporter:
+        run_compare(tmp_path, one_by_one, reporter=reporter)
+    lines = text.getvalue().splitlines()
+    assert lines[0] == "mnist_mlp: 3 runs (1 initializer x 3 seeds); reading their records"
+    assert "mnist_mlp: 1 already finished, 2 to train, 48 steps in all" in lines
+    eta = [line for line in lines if "left for the whole comparison" in line]
+    assert len(eta) == 1 and eta[0].endswith("(24 of 48 steps)")  # before the second run

@@ -10,7 +10,18 @@ import math
 import numpy as np
 import pytest
 
-from initcmp import batches, data, diagnose, initializers, lsuv, models, plots, runtime, train
+from initcmp import (
+    batches,
+    data,
+    diagnose,
+    initializers,
+    lsuv,
+    measure,
+    models,
+    plots,
+    runtime,
+    train,
+)
 from helpers import synthetic_config
 
 DEEP = (
@@ -69,6 +80,17 @@ def test_depth_20_relu_standard_normal_explodes(deep):
     assert act_stds(random)[-1] > 1e12
     assert any("explodes" in f for f in random["findings"])
     assert any("logits" in f and "saturated" in f for f in random["findings"])
+
+
+def test_two_glorot_layers_get_the_verdict_of_their_factor_not_keeps_its_size(small_syn):
+    # Glorot's x0.7 per ReLU layer is harmless across 2 layers and fatal across 20 (the
+    # test above): the same factor gets the same verdict, and the sentence says both.
+    result = diagnose.inspect(
+        synthetic_config("glorot", "model.hidden=[256, 256]"), small_syn, batch=128
+    )
+    (signal,) = [f for f in result["findings"] if "per layer" in f]
+    assert "keeps its size" not in signal
+    assert "would vanish by 20 layers" in signal and "though not across these 2" in signal
 
 
 def test_inf_and_nan_are_reported_not_raised(small_syn):
@@ -131,7 +153,7 @@ def test_dead_relu_units_and_saturated_sigmoid_units(small_syn):
     model = models.build_model(cfg)
     models.dense_layers(model)[1].bias.assign(np.full(64, -100.0, np.float32))
     x, y = batches.first_rows(small_syn, 0, 32)
-    rows, _ = diagnose.measure(model, cfg, x, y)
+    rows, _ = measure.measure(model, cfg, x, y)
     assert rows[0]["dead_fraction"] < 0.5 and rows[1]["dead_fraction"] == 1.0
     assert rows[2]["dead_fraction"] is None  # logits
     findings = diagnose.findings(rows, "relu")

@@ -220,3 +220,101 @@ def test_address_joins_a_running_cluster_and_leaves_it_running(tmp_path, monkeyp
         assert _ray_processes() >= 1  # the cluster still runs
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
+# --- a wrong --address: one line in seconds, and Ctrl-C stops it (no Ray is started) ---
+
+
+def _compare_at(address: str, cwd) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "initcmp", "compare", "--executor", "ray", "--address", address]
+        + ["--seeds", "1", *SYNTHETIC_ARGS],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stderr(process: subprocess.Popen, timeout: float) -> str:
+    """Its stderr once it ends; killed if it runs past `timeout` (Ray's own retries on a
+    wrong address went on for 12 minutes)."""
+    try:
+        return process.communicate(timeout=timeout)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server():
+    """A port that accepts TCP connections and never says a word, as a wrong service or
+    a half-dead head would: `.port`, and `.held`, the connections it accepted."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    server = socket.create_server(("", 0))
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield SimpleNamespace(port=server.getsockname()[1], held=held)
+    server.close()
+    for connection in held:
+        connection.close()
+
+
+@pytest.mark.parametrize("kind", ["unknown host", "closed port", "not a Ray head"])
+def test_a_wrong_address_fails_in_seconds_with_one_line_naming_it(tmp_path, silent_server, kind):
+    import time
+
+    address, says = {
+        "unknown host": ("nohost:1", "no host named 'nohost' is known"),
+        "closed port": (f"127.0.0.1:{_free_port()}", "nothing listens on port"),
+        "not a Ray head": (
+            f"127.0.0.1:{silent_server.port}",
+            "it accepts connections but no Ray head answers",
+        ),
+    }[kind]
+    start = time.monotonic()
+    process = _compare_at(address, tmp_path)
+    stderr = _stderr(process, timeout=60)
+    assert process.returncode == 2 and time.monotonic() - start < 10, stderr[-2000:]
+    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    assert errors == [stderr.strip().splitlines()[-1]], stderr[-2000:]  # Ray printed none
+    assert errors[0].startswith(f"initcmp: error: cannot join the Ray cluster at {address}")
+    assert says in errors[0]
+
+
+def test_ctrl_c_while_trying_an_address_stops_at_once(tmp_path, silent_server):
+    """SIGINT while the address is being tried (it waits PROBE_SECONDS for an answer that
+    never comes) ends the command at once: 130, one line."""
+    import signal
+    import time
+
+    process = _compare_at(f"127.0.0.1:{silent_server.port}", tmp_path)
+    deadline = time.monotonic() + 60
+    while len(silent_server.held) < 2 and time.monotonic() < deadline:  # TCP, then gRPC
+        time.sleep(0.01)
+    assert len(silent_server.held) == 2, "the address was never tried"
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    stderr = _stderr(process, timeout=60)
+    assert process.returncode == 130 and time.monotonic() - sent < 2, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "initcmp: error: interrupted (Ctrl-C)"

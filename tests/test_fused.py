@@ -8,17 +8,11 @@ import pytest
 from initcmp import batches, fused, runtime, train
 from initcmp.progress import Reporter
 from initcmp.errors import Interrupted
-from helpers import metrics_without_time, synthetic_config
-
-IGNORED = ("seconds", "trained_with", "checkpoint_dir", "log_dir", "resumed_from_step")
+from helpers import metrics_without_time, run_alone, same, synthetic_config
 
 
 def cfgs(*extra, runs=(("random", 0), ("glorot", 1), ("he", 0), ("he", 2))):
     return [synthetic_config(i, *extra, seed=s) for i, s in runs]
-
-
-def same(result):
-    return {k: v for k, v in result.items() if k not in IGNORED}
 
 
 def many(tmp, runs, dataset, **kw):
@@ -43,12 +37,7 @@ def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):
     together = many(tmp_path / "fused", runs, syn)
     assert [r["trained_with"] for r in together] == [4] * 4
     for cfg, fused_result in zip(runs, together):
-        alone = train.run(
-            cfg,
-            syn,
-            checkpoint_root=tmp_path / "alone" / "ck",
-            log_root=tmp_path / "alone" / "logs",
-        )
+        alone = run_alone(tmp_path / "alone", cfg, syn)
         assert alone["trained_with"] == 1
         assert same(fused_result) == same(alone)
         assert metrics_without_time(tmp_path / "fused", cfg) == metrics_without_time(
@@ -64,12 +53,7 @@ def test_a_diverging_run_leaves_its_stack_and_the_others_are_untouched(tmp_path,
     together = many(tmp_path / "fused", runs, syn)
     assert [r["diverged"] for r in together] == [True, False, False]
     for cfg, fused_result in zip(runs, together):
-        alone = train.run(
-            cfg,
-            syn,
-            checkpoint_root=tmp_path / "alone" / "ck",
-            log_root=tmp_path / "alone" / "logs",
-        )
+        alone = run_alone(tmp_path / "alone", cfg, syn)
         assert same(fused_result) == same(alone)
 
 

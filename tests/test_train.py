@@ -110,6 +110,20 @@ def test_ctrl_c_saves_and_resumes_exactly(tmp_path, syn):
     assert resumed["weights_sha256"] == whole["weights_sha256"]
 
 
+def test_ctrl_c_after_fresh_says_rerun_without_fresh(tmp_path, syn):
+    """Rerunning a call with fresh=True would start over, so the hint must not say "the
+    same command"."""
+    cfg = synthetic_config("he", "log.every_steps=1")
+    with pytest.raises(Interrupted) as info:
+        run_in(tmp_path, cfg, syn, fresh=True, reporter=StopAt(3, KeyboardInterrupt()))
+    assert info.value.exit_code == 130
+    assert str(info.value) == (
+        "interrupted at step 3 of 24; checkpoint saved. "
+        "Rerun it without --fresh to resume (with --fresh it starts over)"
+    )
+    assert run_in(tmp_path, cfg, syn)["resumed_from_step"] == 3
+
+
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from initcmp import config_load, data, train
@@ -205,7 +219,8 @@ def test_run_records_and_tensorboard(tmp_path, syn):
     events.Reload()
     tags = set(events.Tags()["tensors"])
     assert {"train/loss", "train/accuracy", "test/loss", "test/accuracy"} <= tags
-    assert [e.step for e in events.Tensors("test/accuracy")] == [10, 20, 24]
+    # Step 0: the accuracy at initialization, to TensorBoard only (metrics.jsonl as before).
+    assert [e.step for e in events.Tensors("test/accuracy")] == [0, 10, 20, 24]
     assert events.PluginTagToContent("hparams")  # the HParams dashboard has this run
     size = sum(f.stat().st_size for f in paths.checkpoints.glob("ckpt-24.*"))
     assert size < 5e6  # weights + Adam moments, no shuffle buffer

@@ -1,0 +1,126 @@
+"""TensorBoard: test curves start at initialization (step 0, evaluated before the first
+step and written to TensorBoard only), training is unchanged to the bit, and each
+experiment folder has an HParams config whose columns are init, seed and the test
+metrics. Read from the event files themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from initcmp import train
+from initcmp.errors import Interrupted
+from initcmp.progress import Reporter
+from helpers import metrics_without_time, synthetic_config
+
+TEST_TAGS = {"test/accuracy", "test/loss"}
+
+
+def scalars(folder) -> dict[str, dict[int, list[float]]]:
+    """tag -> step -> every value written (a step written twice shows twice)."""
+    import tensorflow as tf
+
+    out: dict[str, dict[int, list[float]]] = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.HasField("tensor") and value.tag in TEST_TAGS:
+                    number = float(tf.make_ndarray(value.tensor))
+                    out.setdefault(value.tag, {}).setdefault(event.step, []).append(number)
+    return out
+
+
+def experiment_configs(folder) -> list:
+    """The HParams experiment protos written in `folder` itself (not its runs')."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import metadata
+
+    found = []
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == metadata.EXPERIMENT_TAG:
+                    content = value.metadata.plugin_data.content
+                    found.append(metadata.parse_experiment_plugin_data(content))
+    return found
+
+
+def run_folder(root, cfg):
+    return root / "logs" / cfg.name / cfg.run_name
+
+
+def train_in(root, cfgs, syn, **kw):
+    return train.run_many(cfgs, syn, checkpoint_root=root / "ck", log_root=root / "logs", **kw)
+
+
+def test_test_curves_start_at_initialization(syn, tmp_path):
+    cfgs = [synthetic_config("he"), synthetic_config("random")]
+    results = train_in(tmp_path, cfgs, syn)
+    for cfg, result in zip(cfgs, results):
+        written = scalars(run_folder(tmp_path, cfg))
+        rows = metrics_without_time(tmp_path, cfg)
+        assert [row["step"] for row in rows] == [24]  # no row at step 0 in metrics.jsonl
+        for tag in TEST_TAGS:
+            assert sorted(written[tag]) == [0, 24], tag  # one point at init, one at the end
+            assert len(written[tag][0]) == 1
+        assert written["test/accuracy"][24] == [pytest.approx(result["test_accuracy"])]
+        assert 0 <= written["test/accuracy"][0][0] < result["test_accuracy"]
+        assert written["test/loss"][0][0] > result["test_loss"]
+
+
+def test_the_step_0_evaluation_changes_no_weight_and_no_record(syn, tmp_path, monkeypatch):
+    """The same runs with and without it: a fused pair, and a lone tanh run (which trains
+    beside a twin of itself): identical weights, results and metrics rows."""
+    cases = {
+        "fused": [synthetic_config("he", "eval.every_steps=10"), synthetic_config("random")],
+        "twin": [synthetic_config("glorot", "model.activation=tanh", "eval.every_steps=10")],
+    }
+    runs = {}
+    for without in (True, False):
+        if without:
+            monkeypatch.setattr(train._Group, "evaluate_at_start", lambda group: None)
+        else:
+            monkeypatch.undo()
+        for case, cfgs in cases.items():
+            root = tmp_path / f"{case}-{without}"
+            results = train_in(root, cfgs, syn)
+            runs[case, without] = [
+                (r["weights_sha256"], r["test_accuracy"], metrics_without_time(root, cfg))
+                for cfg, r in zip(cfgs, results)
+            ]
+            assert (0 in scalars(run_folder(root, cfgs[0]))["test/loss"]) is not without
+    for case in cases:
+        assert runs[case, True] == runs[case, False], case
+
+
+class StopAt(Reporter):
+    def __init__(self, step):
+        self.step = step
+
+    def progress(self, step, metrics):
+        if step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_does_not_evaluate_step_0_again(syn, tmp_path):
+    cfg = synthetic_config("he", "log.every_steps=1", "checkpoint.every_steps=5")
+    with pytest.raises(Interrupted):
+        train_in(tmp_path, [cfg], syn, reporter=StopAt(7))
+    train_in(tmp_path, [cfg], syn)
+    written = scalars(run_folder(tmp_path, cfg))
+    assert {tag: len(written[tag][0]) for tag in TEST_TAGS} == {tag: 1 for tag in TEST_TAGS}
+
+
+def test_each_experiment_has_one_hparams_config_of_the_columns_that_matter(syn, tmp_path):
+    train_in(tmp_path, [synthetic_config("he"), synthetic_config("glorot")], syn)
+    train_in(tmp_path, [synthetic_config("he", seed=1)], syn)  # a later process, same folder
+    other = synthetic_config("he", "name=other")
+    train_in(tmp_path, [other], syn)
+    for name in ("mnist_mlp", "other"):
+        (experiment,) = experiment_configs(tmp_path / "logs" / name)  # written once
+        hparams = [(h.name, h.display_name) for h in experiment.hparam_infos]
+        assert hparams == [("init.name", "init"), ("seed", "seed")]
+        assert "glorot" in experiment.hparam_infos[0].domain_discrete.values[1].string_value
+        metrics = [(m.name.group, m.name.tag) for m in experiment.metric_infos]
+        assert metrics == [("", "test/accuracy"), ("", "test/loss")]
+    # the runs' own hparams use the same names, so the table fills those columns
+    assert experiment_configs(run_folder(tmp_path, other)) == []
