@@ -43,7 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/bench.py
 
 # Rerun every experiment the README shows and write its tables and figures into it
-# (docs/make_readme.py; about 6 minutes).
+# (docs/make_readme.py; about 2.5 minutes).
 readme: install
 	$(BIN)/python docs/make_readme.py
 

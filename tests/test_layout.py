@@ -24,3 +24,16 @@ def test_the_readme_lists_every_module_once_and_nothing_else():
     listed = re.findall(r"^\| `(\w+\.py)` \|", section, flags=re.MULTILINE)
     assert sorted(listed) == MODULES
     assert len(listed) == len(set(listed))
+
+
+def test_every_generated_readme_block_is_known_to_make_readme_and_filled():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_readme", ROOT / "docs" / "make_readme.py")
+    make_readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_readme)
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"<!-- make readme: ([\w-]+) -->\n(.*?)<!-- /make readme -->", readme,
+                        flags=re.DOTALL)  # fmt: skip
+    assert sorted(name for name, _ in blocks) == sorted(make_readme.BLOCKS)
+    assert all(body.strip() for _, body in blocks), "run `make readme`"
