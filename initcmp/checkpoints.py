@@ -85,10 +85,9 @@ class RunState:
 
 
 def on_disk(folder: Path) -> list[str]:
-    """The checkpoints in a run folder, oldest first, found by their files (ckpt-N.index),
-    so that a lost or damaged `checkpoint` state file loses nothing."""
-    found = [str(p.with_suffix("")) for p in folder.glob("ckpt-*.index")]
-    return sorted(found, key=lambda path: int(path.rsplit("-", 1)[1]))
+    """The checkpoints in a run folder, oldest first (records.checkpoint_steps), as the
+    paths TensorFlow restores."""
+    return [str(folder / f"ckpt-{step}") for step in records.checkpoint_steps(folder)]
 
 
 def restore_newest(restore, folder: Path) -> list[str]:

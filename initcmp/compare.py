@@ -114,7 +114,7 @@ def _stacks(todo: list[Config], fuse: bool, checkpoint_root, log_root) -> list[l
         return [[c] for c in todo]
 
     def key(cfg: Config) -> str:
-        return f"{_saved_step(cfg, checkpoint_root, log_root)} {fused.fusible_key(cfg)}"
+        return fused.stack_key(_saved_step(cfg, checkpoint_root, log_root), cfg)
 
     return fused.groups(todo, key)
 

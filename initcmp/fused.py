@@ -45,6 +45,12 @@ def fusible_key(cfg: Config) -> str:
     return repr({k: v for k, v in to_dict(cfg).items() if k not in ("init", "seed")})
 
 
+def stack_key(start: int, cfg: Config) -> str:
+    """Runs with the same key train in one stack: at the same step, differing only in
+    init and seed."""
+    return f"{start} {fusible_key(cfg)}"
+
+
 def groups(items: list, key) -> list[list]:
     """`items` grouped by `key` (in first-seen order), each group cut into stacks of at
     most MAX_RUNS: what trains together, here and as one Ray task (distributed.py)."""

@@ -2,7 +2,7 @@
 `initcmp runs` lists and `initcmp rm` deletes.
 
 A run is a folder `<init>-s<seed>` under `<checkpoint-root>/<name>/`, `<log-root>/<name>/`
-or both. Its status, from its own records (records.py, checkpoints.py):
+or both. Its status, from its own records (records.py):
   finished  its result.json is as new as its newest checkpoint: accuracy and loss
   diverged  its result.json says so, and at which step
   partial   a checkpoint at step N (of M, its config's epochs) and no newer result
@@ -16,7 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
-from initcmp import checkpoints, initializers, records
+from initcmp import initializers, records
 from initcmp.config import Config
 from initcmp.errors import CheckpointError, InitcmpError, OutputError, RunInUseError
 from initcmp.records import RunPaths
@@ -48,8 +48,8 @@ def _paths(name: str, run: str, checkpoint_root, log_root) -> RunPaths:
 def describe(paths: RunPaths) -> dict:
     """One run's status (module docstring), step and numbers, from its files."""
     match = RUN_FOLDER.match(paths.checkpoints.name)
-    saved = checkpoints.on_disk(paths.checkpoints) if paths.checkpoints.is_dir() else []
-    step = int(saved[-1].rsplit("-", 1)[1]) if saved else 0
+    saved = records.checkpoint_steps(paths.checkpoints)
+    step = saved[-1] if saved else 0
     result = records.read_result(paths)
     run = {
         "run": paths.checkpoints.name,

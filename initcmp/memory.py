@@ -35,12 +35,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from initcmp import fused
+from initcmp import fused, models
 from initcmp.config import Config
 from initcmp.errors import OutOfMemoryError, first_line
 
 FLOAT = 4  # bytes: every weight, slot and activation is float32
-IMAGE = 28 * 28  # the input layer's width; a pixel is one byte until it is gathered
+IMAGE = models.IMAGE  # a pixel is one byte until it is gathered
 # The float32 copies of the weights each optimizer keeps (Keras' defaults: no momentum).
 SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
 # TensorFlow compiling and running the steps, beyond the tensors counted: a one-run
@@ -75,13 +75,8 @@ class Need:
         return sum(nbytes for nbytes, _, _ in self.parts)
 
 
-def widths(cfg: Config) -> list[int]:
-    """Every layer's width, the input first and the logits last."""
-    return [IMAGE, *cfg.model.hidden, 10]
-
-
 def parameters(cfg: Config) -> int:
-    w = widths(cfg)
+    w = models.widths(cfg)
     return sum(a * b + b for a, b in zip(w, w[1:]))
 
 
@@ -102,7 +97,7 @@ def _plural(n: int, word: str) -> str:
 def _evaluation(cfg: Config, k: int, runs: int) -> tuple:
     """One compiled evaluation of eval.batch_size images for a stack of k: the gathered
     pixels, then at each layer its input and output."""
-    w, e = widths(cfg), cfg.eval.batch_size
+    w, e = models.widths(cfg), cfg.eval.batch_size
     nbytes = k * e * (IMAGE + FLOAT * max(a + b for a, b in zip(w, w[1:])))
     knobs = ("eval.batch_size", FUSED) if runs > 1 else ("eval.batch_size",)
     return nbytes, f"evaluating {e} images at once", *knobs
@@ -130,7 +125,7 @@ def training(cfgs: list[Config], fuse: bool, dataset) -> Need:
     else:
         need.add(k * state(cfg), "its stacked copy" + (" and twin" if k > 1 else ""), HIDDEN)
     b = cfg.train.batch_size
-    step = k * FLOAT * (parameters(cfg) + b * sum(widths(cfg)))
+    step = k * FLOAT * (parameters(cfg) + b * sum(models.widths(cfg)))
     transient = [
         (k * state(cfg), "a checkpoint's copy of the stack", HIDDEN),
         (step, f"a training step of {b} images", HIDDEN, "train.batch_size"),
@@ -157,7 +152,7 @@ def inspecting(cfg: Config, batch: int) -> Need:
     output before and after its activation on the batch, and the largest kernel's
     statistics as diagnose takes them (a float64 copy, and its deviations from the
     mean)."""
-    w = widths(cfg)
+    w = models.widths(cfg)
     need = Need("inspect").add(parameters(cfg) * FLOAT, "the model", HIDDEN)
     need.add(parameters(cfg) * FLOAT, "its gradients", HIDDEN)
     need.add(2 * FLOAT * batch * sum(w), f"the signal of {batch} images", "--batch")

@@ -21,6 +21,12 @@ from initcmp import initializers
 from initcmp.config import Config
 
 NUM_CLASSES = 10
+IMAGE = 28 * 28  # the input layer's width: a flattened image
+
+
+def widths(cfg: Config) -> list[int]:
+    """Every layer's width, the input first and the logits last."""
+    return [IMAGE, *cfg.model.hidden, NUM_CLASSES]
 
 
 def build_model(cfg: Config):

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from initcmp import batches, initializers, theory
+from initcmp import batches, initializers, models, theory
 from initcmp.config import Config
 
 
@@ -94,7 +94,7 @@ def summary(cfg: Config, second: float, critical: bool = False) -> dict:
     layers (the first layer's when there is only one) and its first layer's q¹ from the
     inputs' E[x²] (`second`); the per-layer table for this network's own shapes; and what
     it means for this depth, in one sentence."""
-    sizes = [28 * 28, *cfg.model.hidden, 10]
+    sizes = models.widths(cfg)
     shapes = list(zip(sizes[:-1], sizes[1:]))
     rows = layers(cfg, second, shapes)
     if rows is None:

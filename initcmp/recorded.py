@@ -58,7 +58,7 @@ class Outcome:
     @property
     def read_earlier(self) -> list[str]:
         """The runs that trained further, read at `epochs` from their metrics."""
-        return [f"{r['init']}-s{r['seed']}" for r in self.records if r.get("trained_further")]
+        return [Path(r["log_dir"]).name for r in self.records if r.get("trained_further")]
 
     def notes(self) -> list[str]:
         """What the table does not say: runs read at an earlier epoch, runs missing."""
@@ -106,10 +106,7 @@ def outcome(
         if rec is not None:
             found.append((cfg, rec))
     if not found:
-        folder = planned[0][1].logs.parent if planned else name
-        raise NoResultsError(
-            f"no finished runs of experiment {name!r} in {folder}; run `initcmp compare` first"
-        )
+        raise _no_runs(name, planned[0][1].logs.parent if planned else name)
     # The notebook's published numbers only beside runs that are its experiment.
     notebook = stats.NOTEBOOK if all(is_notebook(cfg) for cfg, _ in found) else {}
     summary = stats.summarise([rec for _, rec in found], order=order, notebook=notebook)
@@ -131,25 +128,25 @@ def report(
         and (selection.seeds is None or cfg.seed in selection.seeds)
     ]
     if not runs:
-        raise NoResultsError(
-            f"no finished runs of experiment {name!r} in {Path(log_root) / name}"
-            f"{'' if selection == Selection() else ' among those asked for'}; "
-            "run `initcmp compare` first"
-        )
+        asked = "" if selection == Selection() else " among those asked for"
+        raise _no_runs(name, Path(log_root) / name, asked)
     order = list(selection.inits or row_order([cfg for cfg, _ in runs]))
     seeds = selection.seeds or sorted({cfg.seed for cfg, _ in runs})
     by_name = {cfg.run_name: (cfg, paths) for cfg, paths in runs}
     if selection.inits or selection.seeds:  # the asked grid; a hole in it is missing
         folder = (Path(checkpoint_root) / name, Path(log_root) / name)
-        planned = [
-            by_name.get(f"{init}-s{seed}") or _unstarted(runs[0][0], init, seed, folder)
-            for init in order
-            for seed in seeds
-        ]
+        asked_runs = [_unstarted(runs[0][0], i, s, folder) for i in order for s in seeds]
+        planned = [by_name.get(cfg.run_name, (cfg, paths)) for cfg, paths in asked_runs]
     else:  # every run there is, initializer-major as a comparison plans them
         planned = sorted(runs, key=lambda run: (order.index(run[0].init.name), run[0].seed))
     epochs = selection.epochs or common_epochs([paths for _, paths in runs])
     return outcome(name, planned, order, epochs)
+
+
+def _no_runs(name: str, folder, asked: str = "") -> NoResultsError:
+    return NoResultsError(
+        f"no finished runs of experiment {name!r} in {folder}{asked}; run `initcmp compare` first"
+    )
 
 
 def found_runs(
@@ -166,7 +163,7 @@ def found_runs(
 
 
 def _unstarted(like: Config, init: str, seed: int, folders) -> tuple[Config, RunPaths]:
-    """A run asked for that has no folder: only its name counts (it has no record)."""
+    """A run asked for, as it would be if it had no folder of its own."""
     cfg = dataclasses.replace(like, init=dataclasses.replace(like.init, name=init), seed=seed)
     return cfg, RunPaths(folders[0] / cfg.run_name, folders[1] / cfg.run_name)
 

@@ -198,10 +198,14 @@ def finished(cfg: Config, paths: RunPaths) -> dict | None:
 def trained_steps(paths: RunPaths, result: dict | None) -> int:
     """How far the run has trained for sure: its newest checkpoint (`ckpt-<step>.index`,
     see checkpoints.py) or its result, whichever is further."""
-    steps = [
-        int(p.name[len("ckpt-") : -len(".index")]) for p in paths.checkpoints.glob("ckpt-*.index")
-    ]
-    return max(steps + [result["step"] if result else 0])
+    return max(checkpoint_steps(paths.checkpoints) + [result["step"] if result else 0])
+
+
+def checkpoint_steps(folder: Path) -> list[int]:
+    """The steps of the checkpoints in a run folder, oldest first, found by their files
+    (`ckpt-<step>.index`), so that a lost or damaged `checkpoint` state file loses
+    nothing. checkpoints.py restores them; this reads their names only."""
+    return sorted(int(p.name[len("ckpt-") : -len(".index")]) for p in folder.glob("ckpt-*.index"))
 
 
 def epoch_end_row(paths: RunPaths, epochs: int, trained: int) -> dict | None:

@@ -76,7 +76,7 @@ def run_many(
                 results[index] = {**done, "resumed_from_step": done["step"]}
             else:
                 todo.append(Run(cfg, data, paths, index))
-        key = (lambda r: f"{r.start} {fused.fusible_key(r.cfg)}") if fuse else (lambda r: r.index)
+        key = (lambda r: fused.stack_key(r.start, r.cfg)) if fuse else (lambda r: r.index)
         for group in fused.groups(todo, key):
             for member, result in zip(group, _train_together(group, data, reporter, fresh)):
                 results[member.index] = result
