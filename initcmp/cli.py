@@ -10,7 +10,7 @@ import json
 
 import click
 
-from initcmp import cli_runs, cli_why
+from initcmp import cli_runs, cli_sweep, cli_why, grid
 from initcmp.cli_options import (
     checkpoint_dir_option,
     compare_flags,
@@ -18,7 +18,7 @@ from initcmp.cli_options import (
     config_options,
     dirs_options,
     epochs_option,
-    DEFAULTS,
+    executor_options,
     fails_cleanly,
     init_option,
     json_option,
@@ -29,7 +29,7 @@ from initcmp.cli_options import (
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"]},
-    commands=cli_runs.COMMANDS + cli_why.COMMANDS,
+    commands=cli_sweep.COMMANDS + cli_runs.COMMANDS + cli_why.COMMANDS,
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="initcmp")
@@ -104,16 +104,7 @@ def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
 @compare_options
 @dirs_options
 @click.option("--fresh", is_flag=True, help="Rerun every run from step 0.")
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    help=f"Where the runs train (sets `compare.executor`, default {DEFAULTS.compare.executor}).",
-)
-@click.option(
-    "--address",
-    help="Ray cluster to join, e.g. 10.0.0.1:6379 (sets `ray.address`); without it "
-    "--executor ray starts a local instance.",
-)
+@executor_options
 @json_option
 @fails_cleanly
 def compare(
@@ -160,20 +151,36 @@ def compare(
     _report(outcome, compare_mod.experiment_folder(cfg, log_dir), as_json, replace=True)
 
 
-@main.command()
+@main.command(short_help="A comparison's or a sweep's table again, no training.")
 @config_options
 @compare_options
+@cli_sweep.grid_options
 @dirs_options
 @json_option
 @fails_cleanly
-def report(config_path, overrides, init_names, seeds, epochs, checkpoint_dir, log_dir, as_json):
-    """A comparison's table again, no training.
+def report(
+    config_path,
+    overrides,
+    init_names,
+    seeds,
+    epochs,
+    grids,
+    steps,
+    checkpoint_dir,
+    log_dir,
+    as_json,
+):
+    """A comparison's table again, or a sweep's (a config with a grid, or --grid), no
+    training.
 
     \b
     Examples:
       initcmp report --config deep_mlp --json"""
-    flags = compare_flags(init_names, seeds, epochs)
-    cfg = load_config(config_path, flags, overrides)
+    flags = {**compare_flags(init_names, seeds, epochs), "--steps": steps}
+    cfg = load_config(config_path, flags, overrides, [grid.from_flag(g) for g in grids])
+    if cfg.sweep.grid:  # a sweep's config: its cells again, from their records
+        cli_sweep.show(cfg, checkpoint_dir, log_dir, as_json)
+        return
     from initcmp import compare as compare_mod, config_load, recorded
     from initcmp.cli_options import FLAG_KEYS
 

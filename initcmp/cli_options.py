@@ -137,6 +137,20 @@ compare_options = options(
     epochs_option,
 )
 
+executor_options = options(
+    click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        help="Where the runs train (sets `compare.executor`, default "
+        f"{DEFAULTS.compare.executor}).",
+    ),
+    click.option(
+        "--address",
+        help="Ray cluster to join, e.g. 10.0.0.1:6379 (sets `ray.address`); without it "
+        "--executor ray starts a local instance.",
+    ),
+)
+
 
 def compare_flags(init_names, seeds, epochs) -> dict:
     """--inits a,b and --seeds N in their keys' form: [a, b] and [0, ..., N-1]."""
@@ -155,6 +169,7 @@ FLAG_KEYS = {
     "--init": "init.name",
     "--seed": "seed",
     "--epochs": "train.epochs",
+    "--steps": "train.steps",
     "--inits": "compare.inits",
     "--seeds": "compare.seeds",
     "--executor": "compare.executor",
@@ -162,13 +177,17 @@ FLAG_KEYS = {
 }
 
 
-def load_config(config_path, flags: dict, sets):
+def load_config(config_path, flags: dict, sets, axes=()):
     """The one route into the config: defaults < --config file < the flags given (those
-    not None in `flags`, {"--seed": 3}) < each `--set KEY=VALUE` in order."""
+    not None in `flags`, {"--seed": 3}) < each `--grid KEY=...` (`axes`: (KEY, values),
+    as grid.from_flag parses them) < each `--set KEY=VALUE` in order."""
     overrides = [
         config_load.Override(FLAG_KEYS[flag], value, flag)
         for flag, value in flags.items()
         if value is not None
+    ]
+    overrides += [
+        config_load.Override(f"sweep.grid.{key}", values, f"--grid {key}") for key, values in axes
     ]
     overrides += [config_load.parse_set(item) for item in sets]
     return config_load.load(config_path, overrides)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from initcmp import initializers
+from initcmp import initializers, run_names
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -47,6 +48,17 @@ class ModelConfig:
     hidden: tuple[int, ...] = field(default=(256, 256), metadata=_check(ge=1))
     # activation of every hidden layer
     activation: str = field(default="relu", metadata=_check(choices=ACTIVATIONS))
+    # Shorthands for `hidden`, which they replace when given: `depth` layers of `width`
+    # units (an unset one comes from `hidden`). Resolved at load (config_load._model):
+    # a loaded config has its layers in `hidden` and these two null.
+    depth: int | None = field(default=None, metadata=_check(ge=1))
+    width: int | None = field(default=None, metadata=_check(ge=1))
+
+    def weights(self) -> int:
+        """The kernels' entries (28x28 images in, 10 classes out): what a training step's
+        arithmetic grows with, for the time a sweep has left (progress.py)."""
+        sizes = [28 * 28, *self.hidden, 10]
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 
 @dataclass(frozen=True)
@@ -76,12 +88,25 @@ class InitConfig:
 class TrainConfig:
     # epochs; more than a finished run had resumes and trains it further
     epochs: int = field(default=1, metadata=_check(ge=1))
+    # a budget in steps instead, which wins over `epochs` when given (the last epoch may
+    # end part-way); more than a finished run had trains it further, like epochs
+    steps: int | None = field(default=None, metadata=_check(ge=1))
     # batch size; every example is used each epoch (the last batch may be smaller)
     batch_size: int = field(default=128, metadata=_check(ge=1))
     # the optimizer's learning rate
     learning_rate: float = field(default=0.001, metadata=_check(gt=0))
     # the Keras optimizer
     optimizer: str = field(default="adam", metadata=_check(choices=OPTIMIZERS))
+
+    def total_steps(self, train_size: int) -> int:
+        """The run's budget in steps: `steps`, else `epochs` whole epochs."""
+        return self.steps or math.ceil(train_size / self.batch_size) * self.epochs
+
+    @property
+    def budget(self) -> str:
+        """The budget in words: `300 steps`, `1 epoch`."""
+        n, unit = (self.steps, "step") if self.steps else (self.epochs, "epoch")
+        return f"{n:,} {unit}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +115,10 @@ class EvalConfig:
     every_steps: int | None = field(default=100, metadata=_check(ge=1))
     # test evaluation batch
     batch_size: int = field(default=10000, metadata=_check(ge=1))
+    # With each test evaluation, the loss and accuracy on the first N training images
+    # (the same images for every run and seed): `train_set_accuracy`, what the published
+    # trainability diagrams plot. 0: none.
+    train_images: int = field(default=1000, metadata=_check(ge=0))
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,16 @@ class CompareConfig:
 
 
 @dataclass(frozen=True)
+class SweepConfig:
+    """What `initcmp sweep` runs (grid.py): every combination of the grid's values, each
+    with every seed of `compare.seeds`."""
+
+    # {dotted key: [values]} or {dotted key: "START:STOP:STEP"} (STOP included); its keys
+    # name the runs' folders (Config.run_name), so a sweep's runs are found again
+    grid: Mapping[str, tuple] = field(default_factory=lambda: types.MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class RayConfig:
     """`compare.executor: ray` (distributed.py)."""
 
@@ -148,12 +187,15 @@ class Config:
     checkpoint: CheckpointConfig = CheckpointConfig()  # checkpoint cadence
     log: LogConfig = LogConfig()  # TensorBoard logging
     compare: CompareConfig = CompareConfig()  # what `initcmp compare` runs
+    sweep: SweepConfig = SweepConfig()  # what `initcmp sweep` runs
     ray: RayConfig = RayConfig()  # where, with `compare.executor: ray`
 
     @property
     def run_name(self) -> str:
-        """The run folder's name; it never changes between reruns, so reruns resume."""
-        return f"{self.init.name}-s{self.seed}"
+        """The run folder's name; it never changes between reruns, so reruns resume:
+        `he-s0`, led by its values of the sweep grid's keys (`depth=20,scale=1.5,he-s0`)
+        when the config has a grid (`label`)."""
+        return ",".join([*run_names.label(self), f"{self.init.name}-s{self.seed}"])
 
 
 # Keys whose change makes a different run: resuming across such a change is refused.
@@ -175,8 +217,13 @@ RUN_KEYS = (
 
 def suggest(dotted: str) -> str:
     """` (did you mean 'train.epochs'?)` for a mistyped dotted key, or ``."""
-    close = difflib.get_close_matches(dotted, _all_keys(Config, ""), n=1)
+    close = difflib.get_close_matches(dotted, all_keys(), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def all_keys() -> list[str]:
+    """Every dotted key of a config but the initializer's parameters, which vary."""
+    return _all_keys(Config, "")
 
 
 def _all_keys(cls: type, prefix: str) -> list[str]:
@@ -205,6 +252,8 @@ def to_dict(cfg: Any) -> dict:
             out[f.name] = to_dict(value)
         elif isinstance(value, tuple):
             out[f.name] = list(value)
+        elif isinstance(value, Mapping):  # sweep.grid: {key: [values]}
+            out[f.name] = {k: list(v) for k, v in value.items()}
         else:
             out[f.name] = value
     return out

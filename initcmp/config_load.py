@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from initcmp import config_yaml, init_names, initializers
-from initcmp.config import Config, InitConfig, suggest, to_dict
+from initcmp import config_init, config_yaml, grid
+from initcmp.config import Config, InitConfig, ModelConfig, SweepConfig, suggest, to_dict
 from initcmp.config_check import check_value, yaml_type
 from initcmp.errors import ConfigError
 
@@ -43,7 +43,29 @@ def load(path: str | Path | None = None, overrides: Sequence[Override] = ()) -> 
         _merge(raw, config_yaml.read_yaml(path), str(path), sources)
     for override in overrides:
         _apply(raw, override, sources)
-    return from_dict(raw, DEFAULTS, sources.by_key)
+    cfg = from_dict(raw, DEFAULTS, sources.by_key)
+    check_grid(cfg, sources)
+    return cfg
+
+
+def check_grid(cfg: Config, sources: "_Sources") -> None:
+    """Each value of the sweep grid, set alone on `cfg`, must make a valid config: a
+    value its key refuses is an error now, naming where the grid came from, before a
+    sweep trains anything (the cells themselves are built by `with_values`)."""
+    for key, values in cfg.sweep.grid.items():
+        where = sources.of(f"sweep.grid.{key}")
+        for value in values:
+            with_values(cfg, {key: value}, f"{where} ({key}={value!r})")
+
+
+def with_values(cfg: Config, values: Mapping[str, Any], source: str) -> Config:
+    """`cfg` with dotted keys set to `values`, by the same rules as `--set KEY=VALUE`
+    (init's rules included); errors name `source`. A sweep's cells and a comparison's
+    runs are made this way."""
+    raw, sources = to_dict(cfg), _Sources(source)
+    for key, value in values.items():
+        _apply(raw, Override(key, value, source), sources)
+    return from_dict(raw, source, sources.by_key)
 
 
 def parse_set(item: str) -> Override:
@@ -62,10 +84,7 @@ def for_run(cfg: Config, init: str, seed: int) -> Config:
     """One run of a comparison: `cfg` with this initializer (its parameters only if it is
     the config's own: rule 2 of _put_init; the config's bias variance always: rule 4) and
     seed."""
-    raw, sources = to_dict(cfg), _Sources("compare")
-    for override in (Override("init.name", init, "compare"), Override("seed", seed, "compare")):
-        _apply(raw, override, sources)
-    return from_dict(raw, "compare", sources.by_key)
+    return with_values(cfg, {"init.name": init, "seed": seed}, "compare")
 
 
 # --- merging, remembering who set what -----------------------------------------------
@@ -108,7 +127,7 @@ def _merge(base: dict, new: dict, source: str, sources: _Sources, prefix: str = 
     for key, value in new.items():
         dotted = f"{prefix}{key}"
         if dotted == "init":
-            _put_init(base, value, source, sources)
+            config_init.put(base, value, source, sources)
         elif isinstance(base.get(key), dict) and isinstance(value, dict):
             _merge(base[key], value, source, sources, prefix=f"{dotted}.")
         else:
@@ -119,9 +138,16 @@ def _merge(base: dict, new: dict, source: str, sources: _Sources, prefix: str = 
 def _apply(raw: dict, override: Override, sources: _Sources) -> None:
     key, value, source = override.key, override.value, override.source
     if key == "init":
-        _put_init(raw, value, source, sources)
+        config_init.put(raw, value, source, sources)
     elif key.count(".") == 1 and key.startswith("init.") and isinstance(raw.get("init"), dict):
-        _put_init(raw, {key[len("init.") :]: value}, source, sources)
+        config_init.put(raw, {key[len("init.") :]: value}, source, sources)
+    elif key.startswith("sweep.grid.") and isinstance(raw.get("sweep"), dict):
+        # a grid's keys are dotted themselves: `--grid model.depth=...` sets one of them
+        table = raw["sweep"].setdefault("grid", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{sources.of('sweep.grid')}: 'sweep.grid' must be a mapping")
+        table[key[len("sweep.grid.") :]] = value
+        sources.set(key, source)
     else:  # (also `init.X` while `init` is no mapping: _set_dotted says so)
         _set_dotted(raw, key, value, source, sources)
 
@@ -142,106 +168,6 @@ def _set_dotted(raw: dict, key: str, value: Any, source: str, sources: _Sources)
     sources.set(key, source)
 
 
-# --- the `init` section: all its rules ----------------------------------------------
-
-
-# The keys of `init` that every initializer takes and a new name keeps (rule 4).
-_KEPT = ("bias_variance",)
-
-
-def _shorthand(value: Any) -> Any:
-    return {"name": value} if isinstance(value, str) else value
-
-
-def _put_init(raw: dict, value: Any, source: str, sources: _Sources) -> None:
-    """Set `init`, or some of its keys, in a raw config. `init` is the one section whose
-    keys depend on a value: `name` picks an initializer, its parameters sit beside it
-    (`init: {name: random, stddev: 0.5}`). For every source (a file, `--init`, `--set
-    init=...`, `--set init.name=...`, for_run; from_dict for rules 1, 3 and 4):
-      1. `init: NAME` is short for `init: {name: NAME}`.
-      2. A different initializer name drops the previous initializer's parameters: the
-         new one gets its defaults plus whatever is given beside the name. The same
-         name (or none) keeps them; the keys given replace theirs one by one.
-      3. The parameters are checked against that initializer's (initializers.py) and
-         all end up explicit in the Config, defaults filled in (_build_init).
-      4. `bias_variance` (σ_b², a number >= 0, default 0) is every initializer's: it
-         describes the network's biases, not the kernels' initializer, so a new name
-         keeps it (`--init glorot` on `{name: he, bias_variance: 0.05}` keeps 0.05, and
-         a comparison runs every initializer with the config's), like rule 2's same name.
-    """
-    value = _shorthand(value)
-    current = raw.get("init")
-    if not isinstance(value, dict):  # not a mapping: _build_init says so
-        raw["init"] = value
-        sources.set("init", source)
-        return
-    named = current.get("name") if isinstance(current, dict) else None
-    if not isinstance(current, dict) or _same(value.get("name", named)) != _same(named):
-        # rule 2: another initializer, or `init` was no mapping; rule 4: the biases stay
-        kept = [k for k in _KEPT if isinstance(current, dict) and k in current]
-        current = raw["init"] = {k: current[k] for k in kept}
-        sources.drop("init", keep=[f"init.{k}" for k in kept])
-    for key, item in value.items():
-        current[key] = item
-        sources.set(f"init.{key}", source)
-
-
-def _same(name: Any) -> Any:
-    """A name as rule 2 compares it: `xavier` is `glorot` (init_names.py)."""
-    return init_names.lookup(name) or name
-
-
-def _build_init(raw: Any, sources: _Sources) -> InitConfig:
-    """The InitConfig of a raw `init` section, by rules 1, 3 and 4 (_put_init)."""
-    raw = _shorthand(raw)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{sources.of('init')}: 'init' must be a mapping, not {yaml_type(raw)}")
-    name = raw.get("name", InitConfig.name)
-    if not isinstance(name, str):
-        raise ConfigError(
-            f"{sources.of('init.name')}: 'init.name' must be a string, not {yaml_type(name)}"
-        )
-    try:
-        name = init_names.resolve(name)  # an alias becomes the registry's name here
-    except ConfigError as exc:  # it lists the valid names; add where the name came from
-        raise ConfigError(f"{sources.of('init.name')}: 'init.name': {exc}") from None
-    spec = initializers.get(name)
-    for key in raw:
-        if key not in ("name", *_KEPT) and key not in spec.params:
-            known = ", ".join(spec.params) or "none"
-            raise ConfigError(
-                f"{sources.of(f'init.{key}')}: unknown key 'init.{key}' for "
-                f"initializer {name!r} (its parameters: {known}; every initializer "
-                f"also takes {', '.join(_KEPT)})"
-            )
-    params = {}
-    for key, param in spec.params.items():
-        value, where = raw.get(key, param.default), sources.of(f"init.{key}")
-        names = param.rules.get("names", ())
-        if names and isinstance(value, str):  # `gain: tanh`: a number named by activation
-            if value not in names:
-                raise ConfigError(
-                    f"{where}: 'init.{key}' must be a number or one of "
-                    f"{', '.join(names)}, not {value!r}"
-                )
-            params[key] = value
-            continue
-        params[key] = check_value(value, type(param.default), param.rules, where, f"init.{key}")
-    try:
-        initializers.check_params(name, params)
-    except ConfigError as exc:
-        raise ConfigError(f"{sources.newest('init')}: {exc}") from None
-    biases = _bias_variance(raw, sources)
-    return InitConfig(name=name, params=types.MappingProxyType(params), bias_variance=biases)
-
-
-def _bias_variance(raw: Mapping, sources: _Sources) -> float:
-    """Rule 4's σ_b², checked by InitConfig's own rules (a finite number >= 0)."""
-    spec = next(f for f in dataclasses.fields(InitConfig) if f.name == "bias_variance")
-    value, where = raw.get(spec.name, spec.default), sources.of(f"init.{spec.name}")
-    return check_value(value, float, spec.metadata["rules"], where, f"init.{spec.name}")
-
-
 # --- checking, to a Config ----------------------------------------------------------
 
 
@@ -255,7 +181,15 @@ def from_dict(
 
 def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
     if cls is InitConfig:
-        return _build_init(raw, sources)
+        return config_init.build(raw, sources)
+    if cls is SweepConfig and isinstance(raw, Mapping) and "grid" in raw:
+        rest = _build(cls, {k: v for k, v in raw.items() if k != "grid"}, sources, prefix)
+        table = raw["grid"] if raw["grid"] is not None else {}
+        if not isinstance(table, Mapping):
+            where = sources.of("sweep.grid")
+            raise ConfigError(f"{where}: 'sweep.grid' must be a mapping, not {yaml_type(table)}")
+        parsed = {k: grid.parse({k: v}, sources.of(f"sweep.grid.{k}"))[k] for k, v in table.items()}
+        return dataclasses.replace(rest, grid=types.MappingProxyType(parsed))
     if not isinstance(raw, Mapping):
         section = prefix.rstrip(".") or "config"
         raise ConfigError(
@@ -279,4 +213,22 @@ def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
             values[f.name] = check_value(
                 raw[f.name], hint, f.metadata.get("rules", {}), sources.of(dotted), dotted
             )
-    return cls(**values)
+    return _model(cls(**values), sources) if cls is ModelConfig else cls(**values)
+
+
+def _model(model: ModelConfig, sources: _Sources) -> ModelConfig:
+    """`model.depth` and `model.width` win over `model.hidden`: `depth` layers of `width`
+    units, an unset one taken from `hidden`. The result keeps its layers in `hidden`
+    alone, so two spellings of one network are one run."""
+    if model.depth is None and model.width is None:
+        return model
+    width = model.width
+    if width is None:
+        if len(set(model.hidden)) > 1:
+            raise ConfigError(
+                f"{sources.of('model.depth')}: 'model.depth' needs 'model.width' when "
+                f"'model.hidden' has layers of different sizes ({list(model.hidden)})"
+            )
+        width = model.hidden[0]
+    depth = model.depth or len(model.hidden)
+    return dataclasses.replace(model, hidden=(width,) * depth, depth=None, width=None)

@@ -74,6 +74,7 @@ class StackedRuns:
         self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
         self._slots = self.k + self.twin  # the stack's leading dimension
         self.eval_batch_size = cfg.eval.batch_size
+        self.train_images = min(cfg.eval.train_images, len(dataset.y_train))
         self._activation = keras.activations.get(cfg.model.activation)
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
         self._x_train, self._x_test = (
@@ -94,6 +95,9 @@ class StackedRuns:
         self._host_copy = None  # (step, weights, optimizer state) as numpy: _host()
         self.train_step = tf.function(self._train_step, jit_compile=True, autograph=False)
         self.evaluate_chunk = tf.function(self._evaluate_chunk, jit_compile=True, autograph=False)
+        self.evaluate_train_chunk = tf.function(
+            self._evaluate_train_chunk, jit_compile=True, autograph=False
+        )
 
     # --- moving state between the runs' own objects and the stack -------------------
 
@@ -194,31 +198,45 @@ class StackedRuns:
         """idx: (K, B) test-set rows: per-example loss and hits, (K, B). Every run gets the
         same rows, tiled on the host: XLA would turn a broadcast into one wide matmul whose
         sums differ from a stack of one's."""
+        return self._losses_and_hits(self._x_test, self._y_test, idx)
+
+    def _evaluate_train_chunk(self, idx):  # the same for training-set rows
+        return self._losses_and_hits(self._x_train, self._y_train, idx)
+
+    def _losses_and_hits(self, x_all, y_all, idx):
         import tensorflow as tf
 
-        x, y, _ = self._batch(self._x_test, self._y_test, idx, 0)
+        x, y, _ = self._batch(x_all, y_all, idx, 0)
         logits = self._logits(x)
         return _cross_entropy(logits, y), tf.equal(
             tf.argmax(logits, axis=-1, output_type=tf.int32), y
         )
 
     def evaluate(self) -> list[dict]:
-        """Test loss and accuracy of every run of the stack. The sums are taken here, in
-        float64 and one fixed order, because XLA's in-graph sum over a long axis is not
-        the same for K = 1 as for K > 1."""
-        n = int(self._y_test.shape[0])
+        """Test loss and accuracy of every run of the stack, and with eval.train_images
+        the same on the first training images (`train_set_loss`, `train_set_accuracy`).
+        The sums are taken here, in float64 and one fixed order, because XLA's in-graph
+        sum over a long axis is not the same for K = 1 as for K > 1."""
+        size, n = self.eval_batch_size, self.train_images  # test chunks: one padded shape
+        sets = [("test", self.evaluate_chunk, int(self._y_test.shape[0]), size)]
+        if n:
+            sets.append(("train_set", self.evaluate_train_chunk, n, min(size, n)))
+        out = [{} for _ in range(self.k)]
+        for prefix, chunk, n, size in sets:
+            loss, hits = self._sums(chunk, n, size)
+            for i in range(self.k):
+                out[i].update({f"{prefix}_loss": loss[i] / n, f"{prefix}_accuracy": hits[i] / n})
+        return out
+
+    def _sums(self, chunk, n: int, size: int) -> tuple[list[float], list[float]]:
+        """Per slot, the summed loss and hits of rows 0..n-1, in chunks of `size`."""
         loss, hits = np.zeros(self._slots), np.zeros(self._slots)
-        for start in range(0, n, self.eval_batch_size):
-            idx, count = batches.pad(
-                np.arange(start, min(n, start + self.eval_batch_size)), self.eval_batch_size
-            )
-            chunk_loss, chunk_hits = self.evaluate_chunk(np.tile(idx, (self._slots, 1)))
+        for start in range(0, n, size):
+            idx, count = batches.pad(np.arange(start, min(n, start + size)), size)
+            chunk_loss, chunk_hits = chunk(np.tile(idx, (self._slots, 1)))
             loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
             hits += chunk_hits.numpy()[:, :count].sum(axis=1)
-        return [
-            {"test_loss": float(loss[i] / n), "test_accuracy": float(hits[i] / n)}
-            for i in range(self.k)
-        ]
+        return [float(v) for v in loss], [float(v) for v in hits]
 
     def read_sums(self, reset: bool = True) -> np.ndarray:
         """(K, 3) running sums of loss, accuracy, steps; then reset them."""

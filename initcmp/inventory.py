@@ -73,9 +73,12 @@ def describe(paths: RunPaths) -> dict:
 
 
 def _total_steps(paths: RunPaths) -> int | None:
-    """The steps its config asks for: epochs x steps per epoch, the latter read off its
-    own metrics (each row has its step and epoch); None before its first evaluation."""
+    """The steps its config asks for: train.steps, or epochs x steps per epoch, the
+    latter read off its own metrics (each row has its step and epoch); None before its
+    first evaluation."""
     cfg = _config(paths)
+    if cfg is not None and cfg.train.steps:
+        return cfg.train.steps
     rows = [r for r in records.read_metrics(paths) if r.get("epoch") and r.get("step")]
     if cfg is None or not rows:
         return None

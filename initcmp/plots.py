@@ -12,7 +12,7 @@ from initcmp.diagnose import number
 from initcmp.errors import OutputError
 
 
-def _save(fig, path: Path) -> None:
+def save(fig, path: Path) -> None:
     """The figure as a PNG at `path`, written atomically like every record (files.py)."""
     import matplotlib.pyplot as plt
 
@@ -26,7 +26,7 @@ def _save(fig, path: Path) -> None:
         plt.close(fig)
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,7 +39,7 @@ def comparison(summary: dict, records: list[dict], path: Path) -> None:
     """Left: test accuracy against step (mean over seeds, band = min to max).
     Right: final accuracy per initializer with its 95 % interval, seeds as dots, and
     the notebook's single-run number as a cross."""
-    plt = _pyplot()
+    plt = pyplot()
 
     fig, (curves, finals) = plt.subplots(
         1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]}
@@ -103,7 +103,7 @@ def comparison(summary: dict, records: list[dict], path: Path) -> None:
     if finals.get_legend_handles_labels()[0]:
         finals.legend(loc="lower right")
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)
 
 
 def signal(results: list[dict], path: str | Path) -> Path:
@@ -111,7 +111,7 @@ def signal(results: list[dict], path: str | Path) -> Path:
     initializer; points that are inf or NaN are left out and named in the legend."""
     from matplotlib.ticker import MaxNLocator
 
-    plt = _pyplot()
+    plt = pyplot()
 
     path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -144,7 +144,7 @@ def signal(results: list[dict], path: str | Path) -> Path:
         "training images"
     )
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)
     return path
 
 
@@ -158,7 +158,7 @@ def phase_diagram(activation: str, bias_variance: float, path: str | Path) -> Pa
     and 2, recomputed here by theory.py)."""
     from initcmp import theory
 
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     fig, (line, depth) = plt.subplots(1, 2, figsize=(11, 4.2))
     biases = np.concatenate([np.linspace(0.0, 0.02, 11)[:-1], np.linspace(0.02, 0.3, 29)])
@@ -180,5 +180,5 @@ def phase_diagram(activation: str, bias_variance: float, path: str | Path) -> Pa
     for ax in (line, depth):
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)
     return path

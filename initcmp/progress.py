@@ -30,9 +30,9 @@ class Reporter:
     together (a run alone is a group of one); `note`, `epoch_end` and `finish` from each
     run."""
 
-    def compare_start(self, cfg: Config, runs: int): ...
+    def compare_start(self, cfg: Config, runs: int, shape: str): ...
     def skipped(self, cfg: Config, result: dict): ...
-    def compare_plan(self, finished: int, to_train: int, steps: int | None): ...
+    def compare_plan(self, finished: int, to_train: int, steps: int | None, work=None): ...
     def start(self, cfgs: list[Config], total_steps: int, resumed_from_step: int, source: str): ...
     def progress(self, step: int, metrics: list[dict]): ...
     def note(self, line: str): ...
@@ -57,6 +57,8 @@ class ConsoleReporter(Reporter):
         self._source = None
         self._name, self._pace = "", None
         self._group_step = self._group_total = 0
+        self._steps_total = self._steps_done = self._cost = 0
+        self._weighted = False
 
     def __enter__(self):
         self._progress.start()
@@ -68,19 +70,18 @@ class ConsoleReporter(Reporter):
     def say(self, text: str) -> None:
         self.console.print(text, soft_wrap=True, highlight=False)
 
-    def compare_start(self, cfg, runs):
+    def compare_start(self, cfg, runs, shape):
         self._name = cfg.name
-        inits, seeds = len(cfg.compare.inits), len(cfg.compare.seeds)
-        self.say(
-            f"{cfg.name}: {runs} run{_s(runs)} ({inits} initializer{_s(inits)} x {seeds} "
-            f"seed{_s(seeds)}); reading their records"
-        )
+        self.say(f"{cfg.name}: {runs} run{_s(runs)} ({shape}); reading their records")
         self._runs = self._progress.add_task("runs", total=runs, metrics="", left="-:--:--")
 
-    def compare_plan(self, finished, to_train, steps):
+    def compare_plan(self, finished, to_train, steps, work=None):
         line = f"{self._name}: {finished} already finished, {to_train} to train"
         self.say(line + (f", {steps:,} steps in all" if steps else ""))
-        self._pace = Pace(steps) if steps else None
+        # The pace of the work (steps x weights: a deeper run's step takes longer), shown
+        # as steps; without `work`, each step counts the same.
+        self._pace = Pace(work or steps) if steps else None
+        self._steps_total, self._steps_done, self._weighted = steps or 0, 0, bool(work)
 
     def skipped(self, cfg, result):
         state = "diverged" if result.get("diverged") else f"{result['test_accuracy']:.2%}"
@@ -89,15 +90,18 @@ class ConsoleReporter(Reporter):
 
     def start(self, cfgs, total_steps, resumed_from_step, source):
         self._group_step, self._group_total = resumed_from_step, total_steps
+        self._cost = cfgs[0].model.weights()  # one stack, one shape
         left = self._pace.seconds_left() if self._pace else None
         if left is not None:  # timed on the groups before this one
             self.say(
-                f"{self._name}: about {clock(left)} left for the whole comparison "
-                f"({self._pace.left:,} of {self._pace.total:,} steps)"
+                f"{self._name}: about {clock(left)} left in all "
+                f"({self._steps_total - self._steps_done:,} of {self._steps_total:,} steps)"
             )
         if source != self._source:
             self.say(f"data: {source}")
             self._source = source
+        if self._runs is not None:  # runs done (the bar), training now, and left
+            self._progress.update(self._runs, description=f"runs ({len(cfgs)} training)")
         label = f"{cfgs[0].name}/{cfgs[0].run_name}"
         if len(cfgs) > 1:
             label = f"{cfgs[0].name}: {len(cfgs)} runs"
@@ -124,7 +128,9 @@ class ConsoleReporter(Reporter):
             text = f"train acc {min(accuracies):.1%} to {max(accuracies):.1%}"
         self._progress.update(self._steps, completed=step, metrics=text)
         if self._pace:  # every run of the group trained the steps since the last call
-            self._pace.advance((step - self._group_step) * len(metrics))
+            steps = (step - self._group_step) * len(metrics)
+            self._steps_done += steps
+            self._pace.advance(steps * self._cost if self._weighted else steps)
             left = self._pace.seconds_left()
             if left is not None and self._runs is not None:
                 self._progress.update(self._runs, left=clock(left))
@@ -138,7 +144,9 @@ class ConsoleReporter(Reporter):
 
     def finish(self, result):
         if self._pace and result.get("diverged"):  # the steps it will never train
-            self._pace.drop(self._group_total - result["step"])
+            never = self._group_total - result["step"]
+            self._steps_total -= never
+            self._pace.drop(never * self._cost if self._weighted else never)
         self._advance_runs()
 
     def _advance_runs(self):

@@ -66,7 +66,9 @@ class RunLock:
         self.run = paths.checkpoints
         self._fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self, wait: bool = False) -> "RunLock":
+        """Take the lock; held by another process, an error naming it, or with `wait`,
+        block until that process lets go (it finished, or died)."""
         import fcntl
 
         try:
@@ -75,7 +77,7 @@ class RunLock:
         except OSError as exc:
             raise OutputError(f"cannot create {self.path}: {exc.strerror or exc}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
@@ -174,25 +176,39 @@ def write_result(paths: RunPaths, result: dict) -> None:
     write_atomic(paths.result, json.dumps(result, indent=2) + "\n")
 
 
+# The evaluation on the first `eval.train_images` training images (fused.evaluate).
+TRAIN_SET = ("train_set_loss", "train_set_accuracy")
+
+
 def finished(cfg: Config, paths: RunPaths) -> dict | None:
-    """The run's record at `cfg.train.epochs`, or None if it has not got there.
+    """The run's record at its budget (`train.epochs`, or `train.steps`), or None if it
+    has not got there.
 
     Its result if it finished there, or diverged before; a run that has trained further
-    is read at that epoch's end from metrics.jsonl (every epoch end is evaluated), so a
-    comparison never retrains, or deletes, a run that was extended (`at_epoch_end`).
-    Reads plain files only, so a finished comparison is reported without TensorFlow.
-    The caller has already applied the resume rules (same config on RUN_KEYS).
+    is read at that budget's end from metrics.jsonl (every epoch end, and the end of a
+    step budget, is evaluated), so a comparison never retrains, or deletes, a run that was
+    extended (`at_epoch_end`). Reads plain files only, so a finished comparison is
+    reported without TensorFlow. The caller has already applied the resume rules (same
+    config on RUN_KEYS).
     """
-    epochs = cfg.train.epochs
     result = read_result(paths)
-    if result and result.get("epochs") == epochs:
+    if result and same_budget(result, cfg):
         return result
-    row = epoch_end_row(paths, epochs, trained_steps(paths, result))
+    row = budget_end_row(paths, cfg, trained_steps(paths, result))
     if row is not None:
         return at_epoch_end(cfg, paths, row, result)
-    if result and result.get("diverged"):  # it diverged before that epoch's end
+    if result and result.get("diverged"):  # it diverged before that budget's end
         return result
     return None
+
+
+def same_budget(result: dict, cfg: Config) -> bool:
+    """Whether a result was trained to `cfg`'s budget: the same steps, or, without a step
+    budget on either side, the same epochs."""
+    steps = cfg.train.steps
+    return result.get("steps") == steps and (
+        steps is not None or result.get("epochs") == cfg.train.epochs
+    )
 
 
 def trained_steps(paths: RunPaths, result: dict | None) -> int:
@@ -208,11 +224,17 @@ def checkpoint_steps(folder: Path) -> list[int]:
     return sorted(int(p.name[len("ckpt-") : -len(".index")]) for p in folder.glob("ckpt-*.index"))
 
 
-def epoch_end_row(paths: RunPaths, epochs: int, trained: int) -> dict | None:
-    """The evaluation at the end of epoch `epochs`, if the run has trained past it. A row
-    beyond the newest checkpoint is not trusted: a resume rewrites it; and a run that
-    stopped right there has its result still to write (it resumes to write it)."""
-    rows = [r for r in read_metrics(paths) if r.get("epoch") == epochs and r["step"] < trained]
+def budget_end_row(paths: RunPaths, cfg: Config, trained: int) -> dict | None:
+    """The evaluation at the end of `cfg`'s budget (epoch `train.epochs`'s end, or step
+    `train.steps`), if the run has trained past it. A row beyond the newest checkpoint is
+    not trusted: a resume rewrites it; and a run that stopped right there has its result
+    still to write (it resumes to write it)."""
+    steps, epochs = cfg.train.steps, cfg.train.epochs
+    rows = [
+        r
+        for r in read_metrics(paths)
+        if (r["step"] == steps if steps else r.get("epoch") == epochs) and r["step"] < trained
+    ]
     return rows[-1] if rows else None
 
 
@@ -227,7 +249,9 @@ def at_epoch_end(cfg: Config, paths: RunPaths, row: dict, result: dict | None) -
         "step": row["step"],
         "epoch": row["epoch"],
         "epochs": cfg.train.epochs,
+        "steps": cfg.train.steps,
         **{k: row.get(k) for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy")},
+        **{k: row.get(k) for k in TRAIN_SET},
         "seconds": row.get("seconds"),
         "diverged": False,
         "diverged_step": None,

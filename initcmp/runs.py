@@ -28,15 +28,19 @@ class Run:
         self.state = checkpoints.RunState(self.model, self.optimizer, paths, cfg.checkpoint.keep)
         self.start, self.notes = self.state.restore() if self.state.latest else (0, [])
         self.steps_per_epoch = math.ceil(len(dataset.y_train) / cfg.train.batch_size)
-        self.total = self.steps_per_epoch * cfg.train.epochs
+        self.total = cfg.train.total_steps(len(dataset.y_train))
         if self.start > self.total:
-            # records.finished reads such a run at the asked epoch from its metrics; here
+            # records.finished reads such a run at the asked budget from its metrics; here
             # that row is missing. Offer only fixes that touch this run alone.
+            more = (
+                f"--set train.steps={self.start}"
+                if cfg.train.steps
+                else f"--epochs {math.ceil(self.start / self.steps_per_epoch)}"
+            )
             raise CheckpointError(
                 f"{paths.checkpoints} has already trained {self.start} steps, more than "
-                f"train.epochs={cfg.train.epochs} asks ({self.total}), and {paths.metrics} "
-                f"has no evaluation at the end of epoch {cfg.train.epochs} to read instead; "
-                f"ask for --epochs {math.ceil(self.start / self.steps_per_epoch)} or more, "
+                f"{cfg.train.budget} ({self.total} steps), and {paths.metrics} has no "
+                f"evaluation at step {self.total} to read instead; ask for {more} or more, "
                 f"or {checkpoints.start_over(cfg)}"
             )
         records.write_config(paths, cfg)
@@ -133,10 +137,12 @@ class Run:
                 "step": step,
                 "epoch": step / self.steps_per_epoch,
                 "epochs": cfg.train.epochs,
+                "steps": cfg.train.steps,
                 "test_accuracy": last["test_accuracy"],
                 "test_loss": last["test_loss"],
                 "train_loss": last["train_loss"],
                 "train_accuracy": last["train_accuracy"],
+                **{k: last.get(k) for k in records.TRAIN_SET},
                 "seconds": round(self.seconds_before + seconds, 3),
                 "diverged": self.diverged_step is not None,
                 "diverged_step": self.diverged_step,
@@ -152,7 +158,7 @@ class Run:
         return {**result, "resumed_from_step": self.start}
 
     def epoch_line(self, epoch: int) -> str:
-        m, epochs = self.last, self.cfg.train.epochs
+        m, epochs = self.last, math.ceil(self.total / self.steps_per_epoch)
         return (
             f"{self.cfg.run_name}: epoch {epoch}/{epochs}  step {m['step']}  "
             f"train loss {m['train_loss']:.4f} acc {m['train_accuracy']:.2%}  "

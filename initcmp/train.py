@@ -18,7 +18,7 @@ import numpy as np
 from initcmp import batches, checkpoints, faults, fused, memory, records, runtime
 from initcmp.config import Config
 from initcmp.data import Dataset
-from initcmp.errors import Interrupted
+from initcmp.errors import Interrupted, RunInUseError
 from initcmp.progress import Reporter
 from initcmp.records import RunPaths
 from initcmp.runs import Run
@@ -33,7 +33,8 @@ def run(
     fresh: bool = False,
     reporter: Reporter | None = None,
 ) -> dict:
-    """Train one run to `cfg.train.epochs`, resuming its own checkpoint if there is one."""
+    """Train one run to its budget (`train.epochs`, or `train.steps`), resuming its own
+    checkpoint if there is one."""
     return run_many(
         [cfg],
         data,
@@ -53,12 +54,14 @@ def run_many(
     fresh: bool = False,
     fuse: bool = True,
     reporter: Reporter | None = None,
-) -> list[dict]:
+    held: list[Config] | None = None,
+) -> list[dict | None]:
     """Train several runs, each exactly as `run` would (same folders, same bits).
 
     With `fuse`, runs that differ only in init and seed and stand at the same step are
     trained together in one stack (fused.py); otherwise one by one. Returns the results
-    in the order of `cfgs`.
+    in the order of `cfgs`. A run another process holds is an error (RunInUseError), or,
+    given a `held` list, is appended to it and passed over (its result None).
     """
     runtime.tensorflow()
     memory.check(memory.training(cfgs, fuse, data))  # what cannot fit is refused now
@@ -68,7 +71,14 @@ def run_many(
     with contextlib.ExitStack() as locks:  # every run this call touches, until it returns
         for index, cfg in enumerate(cfgs):
             paths = RunPaths.of(cfg, checkpoint_root, log_root)
-            locks.enter_context(records.RunLock(paths))
+            try:
+                locks.enter_context(records.RunLock(paths))
+            except RunInUseError:
+                if held is None:
+                    raise
+                held.append(cfg)
+                results[index] = None
+                continue
             checkpoints.resume_rules(cfg, paths, fresh)
             done = records.finished(cfg, paths)
             if done:  # its record is its result
@@ -95,25 +105,28 @@ def _train_together(
     """Train runs that stand at the same step as one stack; each keeps its own records,
     checkpoints, divergence and result, exactly as if it had trained alone."""
     group = _Group(runs, data, reporter)
-    cfg, per_epoch, step = group.cfg, group.steps_per_epoch, group.start
+    cfg, per_epoch, step, total = group.cfg, group.steps_per_epoch, group.start, group.total
     try:
-        for epoch in range(step // per_epoch, cfg.train.epochs):
+        for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
             for idx, count in group.batches(epoch, step):
                 group.stack.train_step(idx, count)
                 step += 1
                 faults.point("step")
                 epoch_end = step % per_epoch == 0
+                end = epoch_end or step == total  # a step budget may end mid-epoch
                 # Log, evaluate, checkpoint, in that order, at multiples of the global step.
-                if due(step, cfg.log.every_steps, epoch_end):
+                if due(step, cfg.log.every_steps, end):
                     group.log(step)  # a run whose loss is NaN or inf leaves the group here
                     if not group.live:
                         break
-                if due(step, cfg.eval.every_steps, epoch_end):
+                if due(step, cfg.eval.every_steps, end):
                     group.evaluate(step)
-                if due(step, cfg.checkpoint.every_steps, epoch_end):
+                if due(step, cfg.checkpoint.every_steps, end):
                     group.checkpoint()
                 if epoch_end:
                     group.end_epoch(epoch + 1)
+                if step == total:
+                    break
             if not group.live:
                 break
     except KeyboardInterrupt:

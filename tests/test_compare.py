@@ -287,13 +287,13 @@ class Calls(Reporter):
     def __init__(self):
         self.calls = []
 
-    def compare_start(self, cfg, runs):
+    def compare_start(self, cfg, runs, shape):
         self.calls.append(("compare_start", runs))
 
     def skipped(self, cfg, result):
         self.calls.append(("skipped", cfg.run_name))
 
-    def compare_plan(self, finished, to_train, steps):
+    def compare_plan(self, finished, to_train, steps, work=None):
         self.calls.append(("compare_plan", finished, to_train, steps))
 
     def start(self, cfgs, total_steps, resumed_from_step, source):
@@ -332,5 +332,5 @@ def test_compare_says_at_once_how_many_runs_then_how_many_to_train_and_the_eta(t
     lines = text.getvalue().splitlines()
     assert lines[0] == "mnist_mlp: 3 runs (1 initializer x 3 seeds); reading their records"
     assert "mnist_mlp: 1 already finished, 2 to train, 48 steps in all" in lines
-    eta = [line for line in lines if "left for the whole comparison" in line]
+    eta = [line for line in lines if "left in all" in line]
     assert len(eta) == 1 and eta[0].endswith("(24 of 48 steps)")  # before the second run

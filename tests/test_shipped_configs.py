@@ -16,7 +16,7 @@ pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "initcmp"
-NAMES = ["deep_mlp", "mnist_mlp", "sigmoid_mlp", "tanh_mlp"]
+NAMES = ["deep_mlp", "edge_of_chaos", "he_depth", "mnist_mlp", "sigmoid_mlp", "tanh_mlp"]
 
 
 def test_the_configs_are_shipped_and_the_repos_folder_is_the_same_files():
@@ -61,7 +61,8 @@ def test_a_path_not_found_names_the_shipped_configs(path, tmp_path, monkeypatch)
         load_config(path)
     assert str(info.value) == (
         f"{path}: config file not found; the shipped configs are: "
-        "deep_mlp, mnist_mlp, sigmoid_mlp, tanh_mlp (`--config NAME`, from any folder)"
+        "deep_mlp, edge_of_chaos, he_depth, mnist_mlp, sigmoid_mlp, tanh_mlp "
+        "(`--config NAME`, from any folder)"
     )
 
 
