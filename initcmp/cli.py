@@ -24,6 +24,7 @@ from initcmp.cli_options import (
     json_option,
     load_config,
     seed_option,
+    train_with_progress,
 )
 
 
@@ -135,18 +136,9 @@ def compare(
         "--address": address or None,
     }
     cfg = load_config(config_path, flags, overrides)
-    from initcmp import compare as compare_mod, data
-    from initcmp.progress import ConsoleReporter
+    from initcmp import compare as compare_mod
 
-    with ConsoleReporter() as reporter:
-        compare_mod.run(
-            cfg,
-            lambda: data.load(cfg.data),
-            checkpoint_root=checkpoint_dir,
-            log_root=log_dir,
-            fresh=fresh,
-            reporter=reporter,
-        )
+    train_with_progress(compare_mod.run, cfg, checkpoint_dir, log_dir, fresh)
     outcome = compare_mod.summarise(cfg, checkpoint_dir, log_dir)
     _report(outcome, compare_mod.experiment_folder(cfg, log_dir), as_json, replace=True)
 

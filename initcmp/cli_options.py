@@ -191,3 +191,20 @@ def load_config(config_path, flags: dict, sets, axes=()):
     ]
     overrides += [config_load.parse_set(item) for item in sets]
     return config_load.load(config_path, overrides)
+
+
+def train_with_progress(run, cfg, checkpoint_dir, log_dir, fresh: bool) -> None:
+    """`run` (compare.run, sweep.run) with the console's progress display; the data is
+    loaded only if something needs training."""
+    from initcmp import data
+    from initcmp.progress import ConsoleReporter
+
+    with ConsoleReporter() as reporter:
+        run(
+            cfg,
+            lambda: data.load(cfg.data),
+            checkpoint_root=checkpoint_dir,
+            log_root=log_dir,
+            fresh=fresh,
+            reporter=reporter,
+        )

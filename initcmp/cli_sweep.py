@@ -20,6 +20,7 @@ from initcmp.cli_options import (
     json_option,
     load_config,
     options,
+    train_with_progress,
 )
 
 
@@ -93,18 +94,7 @@ def sweep(
     if dry_run:
         _dry_run(cfg, checkpoint_dir, log_dir, as_json)
         return
-    from initcmp import data
-    from initcmp.progress import ConsoleReporter
-
-    with ConsoleReporter() as reporter:
-        sweep_mod.run(
-            cfg,
-            lambda: data.load(cfg.data),
-            checkpoint_root=checkpoint_dir,
-            log_root=log_dir,
-            fresh=fresh,
-            reporter=reporter,
-        )
+    train_with_progress(sweep_mod.run, cfg, checkpoint_dir, log_dir, fresh)
     show(cfg, checkpoint_dir, log_dir, as_json)
 
 

@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from initcmp import records, stats
+from initcmp import records, run_names, stats
 from initcmp.config import Config, ModelConfig, TrainConfig
 from initcmp.errors import NoResultsError
 from initcmp.records import RunPaths
@@ -152,12 +152,14 @@ def _no_runs(name: str, folder, asked: str = "") -> NoResultsError:
 def found_runs(
     name: str, checkpoint_root: str | Path, log_root: str | Path
 ) -> list[tuple[Config, RunPaths]]:
-    """Every run of experiment `name` that has a log folder with its config.yaml."""
+    """Every run of experiment `name` that has a log folder with its config.yaml, but a
+    sweep's cells (`depth=20,he-s0`: their names carry grid values), which a sweep's
+    own report reads."""
     folder = Path(log_root) / name
     out = []
     for logs in sorted(folder.iterdir()) if folder.is_dir() else []:
         cfg = records.read_config(logs) if logs.is_dir() else None
-        if cfg is not None and cfg.run_name == logs.name:
+        if cfg is not None and cfg.run_name == logs.name and not run_names.label(cfg):
             out.append((cfg, RunPaths(Path(checkpoint_root) / name / logs.name, logs)))
     return out
 

@@ -59,11 +59,11 @@ def train_missing(
     _train(cfg, finished, todo, load_data, checkpoint_root, log_root, reporter, elsewhere)
     # The runs another process held: wait for it to let go, then read them, or train
     # what it left unfinished (it was killed) here. No run is ever trained twice.
-    for run_cfg in elsewhere:
-        reporter.note(f"{run_cfg.run_name}: in use by another process; waiting for it")
     left = []
     for run_cfg in elsewhere:
         paths = RunPaths.of(run_cfg, checkpoint_root, log_root)
+        holder = records.RunLock(paths).holder() or "unknown"
+        reporter.note(f"{run_cfg.run_name}: in use by process {holder}; waiting for it")
         records.RunLock(paths).acquire(wait=True).release()
         done = records.finished(run_cfg, paths)
         if done:

@@ -318,3 +318,19 @@ def test_ctrl_c_while_trying_an_address_stops_at_once(tmp_path, silent_server):
     stderr = _stderr(process, timeout=60)
     assert process.returncode == 130 and time.monotonic() - sent < 2, stderr[-2000:]
     assert stderr.strip().splitlines()[-1] == "initcmp: error: interrupted (Ctrl-C)"
+
+
+def test_a_sweep_on_ray_gives_the_local_numbers(tmp_path, monkeypatch):
+    """The Ray executor takes a sweep's runs as it takes a comparison's: one task per
+    stack (here one per depth), the same numbers as on this process."""
+    grid = ["--grid", "init.name=he,glorot", "--grid", "model.depth=1,2", "--seeds", "1"]
+    args = ["sweep", *SYNTHETIC_ARGS, *grid, "--steps", "10"]
+    for folder in ("here", "ray"):
+        (tmp_path / folder).mkdir()
+    assert invoke(tmp_path / "here", monkeypatch, *args).exit_code == 0
+    on_ray = invoke(tmp_path / "ray", monkeypatch, *args, "--executor", "ray",
+                    "--set", "ray.num_cpus=2")  # fmt: skip
+    assert on_ray.exit_code == 0, on_ray.stderr
+    assert "ray: 4 runs in 2 tasks" in on_ray.stderr
+    assert records(tmp_path / "ray") == records(tmp_path / "here")
+    assert _ray_processes() == 0

@@ -87,14 +87,32 @@ def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
     records.RunLock(paths).acquire().release()  # the OS dropped the dead holder's lock
 
 
-def test_compare_refuses_when_one_of_its_runs_is_held_and_trains_nothing(tmp_path, monkeypatch):
-    holder = records.RunLock(paths_for(tmp_path, "glorot", 1)).acquire()
+def test_compare_trains_around_a_run_another_process_holds_then_waits_for_it(tmp_path, monkeypatch):
+    """Two experiments sharing a run never train it twice: the one that finds it held
+    trains the rest, waits for the holder (which here exits without training it), and
+    then trains it itself."""
+    paths = paths_for(tmp_path, "glorot", 1)
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from initcmp import records
+        paths = records.RunPaths(Path({str(paths.checkpoints)!r}), Path({str(paths.logs)!r}))
+        lock = records.RunLock(paths).acquire()
+        print("held", flush=True)
+        time.sleep(6)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
     try:
         result = run_cli_in(tmp_path, monkeypatch, "compare", *SYNTHETIC_ARGS, "--seeds", "2")
     finally:
-        holder.release()
-    assert result.exit_code == 2 and "glorot-s1 is in use by process" in result.stderr
-    assert not list((tmp_path / "logs").rglob("result.json"))
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 0, result.output
+    assert f"glorot-s1: in use by process {holder.pid}; waiting for it" in result.stderr
+    assert len(list((tmp_path / "logs").rglob("result.json"))) == 6  # 3 inits x 2 seeds
 
 
 # --- corrupted checkpoints ---------------------------------------------------------------

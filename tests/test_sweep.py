@@ -58,6 +58,9 @@ def test_a_sweep_trains_every_cell_fused_by_shape_and_a_rerun_trains_nothing(tmp
     report = run_cli_in(tmp_path, monkeypatch, "report", *GRID, *SMALL)
     assert report.exit_code == 0, report.output
     assert sweep_json(tmp_path) == summary and "he" in report.stdout
+    # a comparison's report of the same experiment leaves the sweep's cells out
+    plain = run_cli_in(tmp_path, monkeypatch, "report", *SYNTHETIC_ARGS)
+    assert plain.exit_code == 2 and "no finished runs of experiment" in plain.stderr
 
 
 def test_dry_run_lists_the_runs_and_their_groups_and_trains_nothing(tmp_path, monkeypatch):
