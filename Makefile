@@ -36,11 +36,14 @@ test: lint
 faults: install  # kill -9 at every fault point, then resume (make test runs a short form)
 	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
-# A benchmark, not a test: a few minutes, writes benchmarks/results.md. PyTorch is the
-# issue's reference peer; the machine's local wheel is used when there is one.
+# A benchmark, not a test: about 25 minutes; writes benchmarks/results.md (initcmp's step
+# and phases) and benchmarks/peers.md (initcmp, plain PyTorch and JAX side by side). The
+# peers are installed here only, never by `make install`.
 bench: install
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "no torch: its row is skipped"
+	$(BIN)/python -c "import optax" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check jax==0.10.2 jaxlib==0.10.2 optax==0.2.8 || echo "no jax: its column is skipped"
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/peers.py
 
 # Rerun every experiment the README shows and write its tables and figures into it
 # (docs/make_readme.py; about 2.5 minutes).

@@ -12,7 +12,7 @@ Why a run gives the same bits alone and fused: under XLA, a slice of a batched m
 and every elementwise op give the same result whatever K is. XLA's reductions are not:
 it sums a (1, B, n) tensor over B in a different order from a (K, B, n) one. So the two
 sums inside the step, the bias gradient over the batch and the softmax over classes,
-are written as trees of elementwise adds (`ordered_sum`), and the evaluation's sums
+are written as trees of elementwise adds (`stack_ops.ordered_sum`), and the evaluation's sums
 over the test set are taken on the host. One case is left: with a curved activation
 (tanh, ...) XLA compiles a stack of one differently from a stack of two or more, so a
 lone run with one trains beside a copy of itself (`EXACT_ALONE`). tests/test_fused.py
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from initcmp import batches, models
+from initcmp import batches, models, stack_ops
 from initcmp.config import Config, to_dict
 
 # Most runs trained in one stack; more would only add memory, not speed (benchmarks/).
@@ -77,10 +77,7 @@ class StackedRuns:
         self.train_images = min(cfg.eval.train_images, len(dataset.y_train))
         self._activation = keras.activations.get(cfg.model.activation)
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
-        self._x_train, self._x_test = (
-            tf.constant(x.reshape(len(x), -1)) for x in (dataset.x_train, dataset.x_test)
-        )
-        self._y_train, self._y_test = tf.constant(dataset.y_train), tf.constant(dataset.y_test)
+        self._x_train, self._x_test, self._y_train, self._y_test = _tensors(dataset)
         self._owners = members * (1 + self.twin)  # the run that owns each slot
         owned = [m.trainable_variables for m, _ in self._owners]
         # Kernels and biases in the runs' own order (k0, b0, k1, b1, ...).
@@ -93,11 +90,11 @@ class StackedRuns:
         # Per run: running sums of train loss, accuracy and steps since the last log point.
         self.sums = tf.Variable(tf.zeros((self._slots, 3), tf.float64), trainable=False)
         self._host_copy = None  # (step, weights, optimizer state) as numpy: _host()
-        self.train_step = tf.function(self._train_step, jit_compile=True, autograph=False)
-        self.evaluate_chunk = tf.function(self._evaluate_chunk, jit_compile=True, autograph=False)
-        self.evaluate_train_chunk = tf.function(
-            self._evaluate_train_chunk, jit_compile=True, autograph=False
-        )
+        # The images go in as arguments, not captured: a captured constant would be
+        # compiled into each stack's program, and XLA keeps every program it compiled
+        # for the life of the process (50 MB a stack, on MNIST, in a sweep's stacks).
+        self._step = tf.function(self._train_step, jit_compile=True, autograph=False)
+        self._chunk = tf.function(self._losses_and_hits, jit_compile=True, autograph=False)
 
     # --- moving state between the runs' own objects and the stack -------------------
 
@@ -148,7 +145,7 @@ class StackedRuns:
         """x: (K, B, 784) floats in [0, 1]."""
         h, pairs = x, list(zip(self.variables[0::2], self.variables[1::2]))
         for i, (kernel, bias) in enumerate(pairs):
-            h = _dense(h, kernel, bias)
+            h = stack_ops.dense(h, kernel, bias)
             if i < len(pairs) - 1:
                 h = self._activation(h)
         return h
@@ -157,7 +154,7 @@ class StackedRuns:
         """Per run: mean cross-entropy and accuracy over the unmasked rows, shape (K,)."""
         import tensorflow as tf
 
-        losses = _cross_entropy(logits, y)
+        losses = stack_ops.cross_entropy(logits, y)
         hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), y), tf.float32)
         zero = tf.zeros_like(losses)
         return (
@@ -173,13 +170,18 @@ class StackedRuns:
         mask = tf.range(tf.shape(idx)[-1]) < count
         return x, tf.cast(tf.gather(y_all, idx), tf.int32), mask
 
-    def _train_step(self, idx, count):
+    def train_step(self, idx, count) -> None:
+        """One training step of every run: idx (K, B) rows of the training set, padded;
+        count: how many are real."""
+        self._step(self._x_train, self._y_train, idx, count)
+
+    def _train_step(self, x_all, y_all, idx, count):
         """idx: (K, B) training-set rows, padded; count: how many are real."""
         import tensorflow as tf
 
         if self.twin:
             idx = tf.concat([idx, idx], 0)
-        x, y, mask = self._batch(self._x_train, self._y_train, idx, count)
+        x, y, mask = self._batch(x_all, y_all, idx, count)
         n = tf.cast(count, tf.float32)
         with tf.GradientTape() as tape:
             logits = self._logits(x)
@@ -194,21 +196,21 @@ class StackedRuns:
             tf.cast(tf.stack([loss, accuracy, tf.ones_like(loss)], axis=1), tf.float64)
         )
 
-    def _evaluate_chunk(self, idx):
+    def evaluate_chunk(self, idx):
         """idx: (K, B) test-set rows: per-example loss and hits, (K, B). Every run gets the
         same rows, tiled on the host: XLA would turn a broadcast into one wide matmul whose
         sums differ from a stack of one's."""
-        return self._losses_and_hits(self._x_test, self._y_test, idx)
+        return self._chunk(self._x_test, self._y_test, idx)
 
-    def _evaluate_train_chunk(self, idx):  # the same for training-set rows
-        return self._losses_and_hits(self._x_train, self._y_train, idx)
+    def evaluate_train_chunk(self, idx):  # the same for training-set rows
+        return self._chunk(self._x_train, self._y_train, idx)
 
     def _losses_and_hits(self, x_all, y_all, idx):
         import tensorflow as tf
 
         x, y, _ = self._batch(x_all, y_all, idx, 0)
         logits = self._logits(x)
-        return _cross_entropy(logits, y), tf.equal(
+        return stack_ops.cross_entropy(logits, y), tf.equal(
             tf.argmax(logits, axis=-1, output_type=tf.int32), y
         )
 
@@ -246,55 +248,24 @@ class StackedRuns:
         return sums[: self.k]
 
 
+_DATA: list = [None, None]  # the last dataset given, and its tensors
+
+
+def _tensors(dataset) -> tuple:
+    """The dataset as TensorFlow constants, images flattened to (N, 784) uint8, made once
+    per dataset and shared by every stack that trains on it (a sweep's stacks in turn)."""
+    import tensorflow as tf
+
+    if _DATA[0] is not dataset:
+        x_train, x_test = (x.reshape(len(x), -1) for x in (dataset.x_train, dataset.x_test))
+        _DATA[:] = [
+            dataset,
+            tuple(map(tf.constant, (x_train, x_test, dataset.y_train, dataset.y_test))),
+        ]
+    return _DATA[1]
+
+
 def _stacked(variables) -> np.ndarray:
     """The runs' values of one variable as one array; a bias (n,) is stacked as (1, n), to
     broadcast over the batch."""
     return np.stack([v.numpy()[None, :] if len(v.shape) == 1 else v.numpy() for v in variables])
-
-
-def _dense(h, kernel, bias):
-    """h @ kernel + bias, with the bias gradient summed by `ordered_sum` (module docstring)."""
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def dense(h, kernel, bias):
-        def grad(dy):
-            return (
-                tf.matmul(dy, kernel, transpose_b=True),
-                tf.matmul(h, dy, transpose_a=True),
-                ordered_sum(dy, axis=-2, keepdims=True),
-            )
-
-        return tf.matmul(h, kernel) + bias, grad
-
-    return dense(h, kernel, bias)
-
-
-def _cross_entropy(logits, y):
-    """Softmax cross-entropy per example, its sum over classes by `ordered_sum`. The max
-    is order-free, and stopping its gradient changes nothing: the loss does not depend
-    on the shift."""
-    import tensorflow as tf
-
-    shifted = logits - tf.stop_gradient(tf.reduce_max(logits, axis=-1, keepdims=True))
-    total = ordered_sum(tf.exp(shifted), axis=-1)
-    return tf.math.log(total) - tf.gather(shifted, y, batch_dims=2)
-
-
-def ordered_sum(x, axis: int, keepdims: bool = False):
-    """Sum over a static axis as a tree of elementwise adds: one order for every K."""
-    import tensorflow as tf
-
-    axis = axis % len(x.shape)
-    n = x.shape[axis]
-
-    def part(start, stop):
-        return x_[(slice(None),) * axis + (slice(start, stop),)]
-
-    x_ = x
-    while n > 1:
-        half = n // 2
-        head = part(0, half) + part(half, 2 * half)
-        x_ = tf.concat([head, part(2 * half, n)], axis) if n % 2 else head
-        n = x_.shape[axis]
-    return x_ if keepdims else tf.squeeze(x_, axis)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from initcmp import checkpoints, fused, records, train
+from initcmp import checkpoints, fused, records, runtime, train
 from initcmp.config import Config
 from initcmp.data import Dataset
 from initcmp.errors import RunInUseError
@@ -95,7 +95,9 @@ def _train(cfg, finished, todo, load_data, checkpoint_root, log_root, reporter, 
         reporter.compare_plan(finished, len(todo), sum(left), work)
         # One stack at a time, as run_many would group them: the first steps start at
         # once and only one stack of models is in memory, however many runs.
-        for stack in stacks(todo, cfg.compare.fuse, checkpoint_root, log_root):
+        for i, stack in enumerate(stacks(todo, cfg.compare.fuse, checkpoint_root, log_root)):
+            if i:
+                runtime.release()  # the stack before this one (train.run_many frees its own)
             train.run_many(
                 stack,
                 dataset,

@@ -87,11 +87,21 @@ def run_many(
             else:
                 todo.append(Run(cfg, data, paths, index))
         key = (lambda r: fused.stack_key(r.start, r.cfg)) if fuse else (lambda r: r.index)
-        for group in fused.groups(todo, key):
-            for member, result in zip(group, _train_together(group, data, reporter, fresh)):
-                results[member.index] = result
+        stacks = fused.groups(todo, key)
+        del todo  # a stack's runs are let go once it is done: runtime.release frees them
+        while stacks:
+            results.update(_train_stack(stacks.pop(0), data, reporter, fresh))
+            if stacks:  # between stacks only: a process's last stack is freed at its exit
+                runtime.release()
             faults.point("group")
     return [results[i] for i in range(len(cfgs))]
+
+
+def _train_stack(runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool) -> dict:
+    """{index in the caller's list: result} of runs trained together."""
+    return {
+        r.index: result for r, result in zip(runs, _train_together(runs, data, reporter, fresh))
+    }
 
 
 def due(step: int, every: int | None, always: bool = False) -> bool:

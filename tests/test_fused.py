@@ -5,7 +5,7 @@ keep their own records, checkpoints, divergence and resume. Synthetic data throu
 import numpy as np
 import pytest
 
-from initcmp import batches, fused, runtime, train
+from initcmp import batches, runtime, stack_ops, train
 from initcmp.progress import Reporter
 from initcmp.errors import Interrupted
 from helpers import metrics_without_time, run_alone, same, synthetic_config
@@ -85,9 +85,9 @@ def test_one_by_one_when_fuse_is_off(tmp_path, syn):
 def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
     tf = runtime.tensorflow()
     x = np.random.default_rng(0).standard_normal((3, 37, 5)).astype(np.float32)
-    total = fused.ordered_sum(tf.constant(x), axis=1).numpy()
+    total = stack_ops.ordered_sum(tf.constant(x), axis=1).numpy()
     np.testing.assert_allclose(total, x.sum(axis=1), rtol=1e-5, atol=1e-5)
-    one = fused.ordered_sum(tf.constant(x[:1]), axis=1).numpy()
+    one = stack_ops.ordered_sum(tf.constant(x[:1]), axis=1).numpy()
     assert one.tobytes() == total[:1].tobytes()
 
 

@@ -1,0 +1,55 @@
+"""The math inside a stack's step that must give the same bits for any number of runs
+(fused.py): a Dense layer whose bias gradient is an ordered sum, the softmax
+cross-entropy with its sum over classes ordered too, and `ordered_sum` itself: a sum
+over a static axis as a tree of elementwise adds, one order whatever the stack's size.
+"""
+
+from __future__ import annotations
+
+
+def dense(h, kernel, bias):
+    """h @ kernel + bias, with the bias gradient summed by `ordered_sum` (module docstring)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def dense(h, kernel, bias):
+        def grad(dy):
+            return (
+                tf.matmul(dy, kernel, transpose_b=True),
+                tf.matmul(h, dy, transpose_a=True),
+                ordered_sum(dy, axis=-2, keepdims=True),
+            )
+
+        return tf.matmul(h, kernel) + bias, grad
+
+    return dense(h, kernel, bias)
+
+
+def cross_entropy(logits, y):
+    """Softmax cross-entropy per example, its sum over classes by `ordered_sum`. The max
+    is order-free, and stopping its gradient changes nothing: the loss does not depend
+    on the shift."""
+    import tensorflow as tf
+
+    shifted = logits - tf.stop_gradient(tf.reduce_max(logits, axis=-1, keepdims=True))
+    total = ordered_sum(tf.exp(shifted), axis=-1)
+    return tf.math.log(total) - tf.gather(shifted, y, batch_dims=2)
+
+
+def ordered_sum(x, axis: int, keepdims: bool = False):
+    """Sum over a static axis as a tree of elementwise adds: one order for every K."""
+    import tensorflow as tf
+
+    axis = axis % len(x.shape)
+    n = x.shape[axis]
+
+    def part(start, stop):
+        return x_[(slice(None),) * axis + (slice(start, stop),)]
+
+    x_ = x
+    while n > 1:
+        half = n // 2
+        head = part(0, half) + part(half, 2 * half)
+        x_ = tf.concat([head, part(2 * half, n)], axis) if n % 2 else head
+        n = x_.shape[axis]
+    return x_ if keepdims else tf.squeeze(x_, axis)
