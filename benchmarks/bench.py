@@ -196,62 +196,14 @@ def notebook_loop(mnist, tf, steps=40):
     return once
 
 
-def torch_epoch(mnist):
-    """One epoch of 9 runs (3 inits x 3 seeds) in plain PyTorch eager, then a test
-    evaluation of each: the issue's reference experiment. None if torch is missing."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count() or 1)
-    x = torch.tensor(mnist.x_train.reshape(60000, -1), dtype=torch.float32) / 255.0
-    y = torch.tensor(mnist.y_train.astype(np.int64))
-    xt = torch.tensor(mnist.x_test.reshape(10000, -1), dtype=torch.float32) / 255.0
-
-    def run(init, seed):
-        torch.manual_seed(seed)
-        net = torch.nn.Sequential(
-            torch.nn.Linear(784, 256),
-            torch.nn.ReLU(),
-            torch.nn.Linear(256, 256),
-            torch.nn.ReLU(),
-            torch.nn.Linear(256, 10),
-        )
-        for layer in net:
-            if isinstance(layer, torch.nn.Linear):
-                {
-                    "random": lambda w: torch.nn.init.normal_(w, 0, 1),
-                    "glorot": torch.nn.init.xavier_uniform_,
-                    "he": torch.nn.init.kaiming_uniform_,
-                }[init](layer.weight)
-                torch.nn.init.zeros_(layer.bias)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        order = torch.randperm(60000)
-        for i in range(0, 60000, 128):
-            idx = order[i : i + 128]
-            loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            net(xt).argmax(1)
-
-    def once():
-        start = time.perf_counter()
-        for init in ("random", "glorot", "he"):
-            for seed in range(3):
-                run(init, seed)
-        return time.perf_counter() - start
-
-    return once
-
-
 def torch_process() -> tuple[float, float] | None:
-    """`torch_epoch` as a whole process, like `initcmp compare`: (seconds start to exit,
-    seconds of its training and evaluation alone); None without torch."""
+    """The 9 runs (3 inits x 3 seeds, 1 epoch) by the plain PyTorch script
+    (benchmarks/peers/torch_compare.py) as a whole process, like `initcmp compare`:
+    (seconds start to exit, seconds of its training and evaluation alone); None without
+    torch."""
     start = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, __file__, "--torch-child"],
+        [sys.executable, str(ROOT / "benchmarks" / "peers" / "torch_compare.py")],
         check=False,
         capture_output=True,
         text=True,
@@ -260,7 +212,7 @@ def torch_process() -> tuple[float, float] | None:
     seconds = time.perf_counter() - start
     if out.returncode != 0 or not out.stdout.strip():
         return None
-    return seconds, float(out.stdout.split()[-1])
+    return seconds, json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
 
 CHILD = """
@@ -343,10 +295,6 @@ def cpu_name() -> str:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--torch-child"]:
-        once = torch_epoch(data.load(DataConfig()))
-        print(once() if once else "")
-        return
     tf = runtime.tensorflow()
     mnist = data.load(DataConfig())
     print("benchmarking; this takes about ten minutes", file=sys.stderr)

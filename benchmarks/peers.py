@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import cpu_name  # benchmarks/bench.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "benchmarks" / "peers"
 EXPERIMENTS = {
@@ -93,7 +95,7 @@ def report(results: dict, rounds: dict[str, int]) -> str:
     lines = [
         "# initcmp against its peers",
         "",
-        f"Machine: {os.cpu_count()} cores, {_cpu()}; Python {platform.python_version()}. "
+        f"Machine: {os.cpu_count()} cores, {cpu_name()}; Python {platform.python_version()}. "
         f"Measured {time.strftime('%Y-%m-%d')} by `make bench` (benchmarks/peers.py): whole "
         "processes, fresh folders, alternating; seconds are the best of the rounds "
         f"({', '.join(f'{k}: {v}' for k, v in rounds.items())}), memory the worst.",
@@ -103,6 +105,8 @@ def report(results: dict, rounds: dict[str, int]) -> str:
     ]
     for name, (inits, seeds, epochs) in EXPERIMENTS.items():
         row = results.get(name, {})
+        if not row:
+            continue  # not measured (--large-rounds 0)
         cells = []
         for peer in ("initcmp", "pytorch", "jax"):
             if peer in row:
@@ -115,13 +119,6 @@ def report(results: dict, rounds: dict[str, int]) -> str:
         lines.append(f"| {what} | {' | '.join(cells)} | {ratio} |")
     lines += ["", "Every round's seconds:", "", "```", json.dumps(results, indent=1), "```"]
     return "\n".join(lines) + "\n"
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
