@@ -169,15 +169,10 @@ def _without(column: str, columns: list[str], rows: list[list[str]]):
 
 
 def to_markdown(summary: dict) -> str:
-    text = _md_table(_columns(summary), table_rows(summary))
+    text = terminal.markdown_table(_columns(summary), table_rows(summary))
     if summary["paired"]:
-        text += "\n" + _md_table(PAIRED_COLUMNS, paired_rows(summary))
+        text += "\n" + terminal.markdown_table(PAIRED_COLUMNS, paired_rows(summary))
     return text
-
-
-def _md_table(columns: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
 def to_csv(summary: dict) -> str:

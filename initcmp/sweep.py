@@ -86,20 +86,15 @@ def run(
     return cells
 
 
-def groups(cfg: Config, checkpoint_root, log_root) -> list[list[Config]]:
-    """How the runs still to train would train together (`--dry-run`): runner.stacks."""
-    return runner.stacks(runs(plan(cfg)), cfg.compare.fuse, checkpoint_root, log_root)
-
-
 def summarise(
     cfg: Config, checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs"
 ) -> dict:
     """`{"name", "axes": {key: [values]}, "seeds", "budget", "cells": [...], "missing_runs"}`,
     each cell read from its runs' records (plain files: no TensorFlow). No finished run
     at all is an error."""
-    cells, missing = [], []
+    planned, cells, missing = plan(cfg), [], []
     theories: dict = {}
-    for cell in plan(cfg):
+    for cell in planned:
         found = []
         for run_cfg in cell.runs:
             rec = recorded.record(run_cfg, RunPaths.of(run_cfg, checkpoint_root, log_root))
@@ -108,7 +103,7 @@ def summarise(
             else:
                 found.append(rec)
         cells.append({"values": cell.values, **describe(found), **_theory(cell.runs[0], theories)})
-    if len(missing) == len(runs(plan(cfg))):
+    if len(missing) == len(runs(planned)):
         raise NoResultsError(
             f"no finished runs of sweep {cfg.name!r} in {Path(log_root) / cfg.name}; "
             "run `initcmp sweep` with the same options first"
@@ -116,7 +111,7 @@ def summarise(
     return {
         "name": cfg.name,
         "axes": {k: list(v) for k, v in cfg.sweep.grid.items()},
-        "xi_c_curve": xi_c_curve(cfg, theories),
+        "xi_c_curve": xi_c_curve(cfg, planned[0].runs[0], theories),
         "seeds": list(cfg.compare.seeds),
         "budget": cfg.train.budget,
         "cells": cells,
@@ -148,9 +143,9 @@ def describe(records: list[dict]) -> dict:
     return out
 
 
-def xi_c_curve(cfg: Config, cache: dict, points: int = 61) -> dict | None:
+def xi_c_curve(cfg: Config, base: Config, cache: dict, points: int = 61) -> dict | None:
     """Where the grid's axes are `model.depth` and a numeric `init.` key: ξ_c at `points`
-    values of that key across its range (at the first values of the other keys), for the
+    values of that key across its range (in the config of the first cell, `base`), for the
     heatmap's curves depth = k·ξ_c (plots_sweep.py); else None."""
     grid_ = cfg.sweep.grid
     keys = [k for k in grid_ if k.startswith("init.") and k != "init.name"]
@@ -160,7 +155,6 @@ def xi_c_curve(cfg: Config, cache: dict, points: int = 61) -> dict | None:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return None
     xs = np.linspace(min(values), max(values), points)
-    base = plan(cfg)[0].runs[0]
     xi = [_theory(config_load.with_values(base, {key: float(x)}, "curve"), cache)["xi_c"]
           for x in xs]  # fmt: skip
     return {"key": key, "values": [float(x) for x in xs], "xi_c": xi}

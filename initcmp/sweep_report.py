@@ -9,7 +9,7 @@ import json
 import math
 from pathlib import Path
 
-from initcmp import plots_sweep, records, terminal
+from initcmp import plots_sweep, recorded, records, terminal
 from initcmp.run_names import format_value
 from initcmp.records import write_atomic
 
@@ -98,17 +98,14 @@ def notes(summary: dict) -> list[str]:
     missing = summary["missing"]
     if not missing:
         return []
-    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
     return [
-        f"{len(missing)} planned runs have not finished ({shown}): `initcmp sweep` with "
-        "the same options trains them"
+        f"{len(missing)} planned runs have not finished ({recorded.names(missing)}): "
+        "`initcmp sweep` with the same options trains them"
     ]
 
 
 def to_markdown(summary: dict) -> str:
-    columns, rows = table_rows(summary)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+    return terminal.markdown_table(*table_rows(summary))
 
 
 def to_csv(summary: dict) -> str:

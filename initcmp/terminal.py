@@ -97,3 +97,9 @@ def print_notes(out, lines: list[str], bullet: str = "-") -> None:
     for line in lines:
         grid.add_row(f"  {bullet}", line)
     out.print(grid, highlight=False)
+
+
+def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
+    """The same table as Markdown (compare.md, sweep.md)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
