@@ -1,3 +1,3 @@
-from initcmp.cli import main
+from initcmp.cli import entry
 
-main()
+entry()

@@ -6,7 +6,11 @@ commands that need it, so `--help`, `inits` and config errors are instant.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import sys
+import threading
 
 import click
 
@@ -41,6 +45,39 @@ def main(debug: bool) -> None:
     Examples (more in initcmp COMMAND --help):
       initcmp compare                        # random, glorot, he x 3 seeds
       initcmp inspect --init glorot --init he"""
+
+
+def entry() -> None:
+    """The `initcmp` command (and `python -m initcmp`): `main`, then `_quick_exit`."""
+    try:
+        main()
+    except SystemExit as done:
+        _quick_exit(done.code)
+        raise
+
+
+def _quick_exit(code) -> None:
+    """End a process that loaded TensorFlow without Python's teardown, which spends about
+    1 s freeing TensorFlow's modules and objects one by one (measured: a process that
+    only imports TensorFlow takes 3.8 s to end normally, 2.8 s with `os._exit`).
+    Everything a command writes is closed or flushed before it returns; this flushes the
+    TensorBoard writers and stdio once more and runs the atexit handlers first. Python's
+    own exit is kept while another non-daemon thread runs (it waits for it)."""
+    if "tensorflow" not in sys.modules or not (code is None or isinstance(code, int)):
+        return
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return
+    from initcmp import summaries
+
+    summaries.flush_all()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: Python's own exit reports it
+        return
+    os._exit(code or 0)
 
 
 @main.command()

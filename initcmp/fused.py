@@ -25,6 +25,8 @@ last evaluation chunk.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from initcmp import batches, models, stack_ops
@@ -32,6 +34,13 @@ from initcmp.config import Config, to_dict
 
 # Most runs trained in one stack; more would only add memory, not speed (benchmarks/).
 MAX_RUNS = 16
+
+# Most rows (run x image) one evaluation call holds. Its images alone are 3 kB a row as
+# floats: all 10,000 test images for each of 25 runs in one call were 784 MB, the peak of
+# a 25-run comparison; 20,000 rows are 63 MB. A row's numbers do not depend on how many
+# rows share its call (checked: the same metrics, bit for bit, at 10,000, 2,222 and 1,000
+# test images per call), so this changes memory, not results.
+EVAL_ROWS = 20_000
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
 # With curved ones (tanh, sigmoid, ...) XLA fuses a stack of one differently and the last
@@ -219,13 +228,12 @@ class StackedRuns:
         the same on the first training images (`train_set_loss`, `train_set_accuracy`).
         The sums are taken here, in float64 and one fixed order, because XLA's in-graph
         sum over a long axis is not the same for K = 1 as for K > 1."""
-        size, n = self.eval_batch_size, self.train_images  # test chunks: one padded shape
-        sets = [("test", self.evaluate_chunk, int(self._y_test.shape[0]), size)]
-        if n:
-            sets.append(("train_set", self.evaluate_train_chunk, n, min(size, n)))
+        sets = [("test", self.evaluate_chunk, int(self._y_test.shape[0]))]
+        if self.train_images:
+            sets.append(("train_set", self.evaluate_train_chunk, self.train_images))
         out = [{} for _ in range(self.k)]
-        for prefix, chunk, n, size in sets:
-            loss, hits = self._sums(chunk, n, size)
+        for prefix, chunk, n in sets:  # in chunks of one padded shape per set
+            loss, hits = self._sums(chunk, n, chunk_images(n, self.eval_batch_size, self._slots))
             for i in range(self.k):
                 out[i].update({f"{prefix}_loss": loss[i] / n, f"{prefix}_accuracy": hits[i] / n})
         return out
@@ -246,6 +254,13 @@ class StackedRuns:
         if reset:
             self.sums.assign(np.zeros_like(sums))
         return sums[: self.k]
+
+
+def chunk_images(n: int, batch_size: int, slots: int) -> int:
+    """Images per evaluation call of n images for a stack of `slots`: at most
+    eval.batch_size, at most EVAL_ROWS rows in all, in equal calls (little padding)."""
+    calls = max(math.ceil(n / batch_size), math.ceil(n * slots / EVAL_ROWS))
+    return math.ceil(n / calls)
 
 
 _DATA: list = [None, None]  # the last dataset given, and its tensors

@@ -10,6 +10,7 @@ at initialization and each epoch's end. Nothing here changes what is trained.
 from __future__ import annotations
 
 import math
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,22 @@ from initcmp import initializers, measure, models
 from initcmp.config import Config, flatten, to_dict
 
 
+_WRITERS: weakref.WeakSet = weakref.WeakSet()  # every writer made here, for flush_all
+
+
 def writer(folder):
     import tensorflow as tf
 
-    return tf.summary.create_file_writer(str(folder))
+    made = tf.summary.create_file_writer(str(folder))
+    _WRITERS.add(made)
+    return made
+
+
+def flush_all() -> None:
+    """Flush every writer still open (runtime.quick_exit: the process ends without
+    Python's teardown, which would otherwise flush them)."""
+    for made in list(_WRITERS):
+        made.flush()
 
 
 def scalars(writer, step: int, prefix: str, metrics: dict) -> None:

@@ -244,3 +244,53 @@ def test_the_readme_documents_every_option_of_every_command():
         for name, command in commands().items()
     }
     assert documented == options
+
+
+@pytest.fixture
+def os_exit(monkeypatch):
+    """The `initcmp` entry point with os._exit and the atexit handlers recorded, not run:
+    the codes it would have ended the process with."""
+    import atexit
+    import os
+
+    import tensorflow  # noqa: F401 - loaded, as after any command that trains
+
+    codes = []
+    monkeypatch.setattr(os, "_exit", codes.append)
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: codes.append("atexit"))
+    return codes
+
+
+@pytest.mark.parametrize(
+    "argv, code",
+    [(["inits"], 0), (["train", "--init", "nope"], 2)],
+    ids=["success", "bad input"],
+)
+def test_the_command_ends_without_teardown_once_tensorflow_is_loaded(
+    monkeypatch, os_exit, argv, code
+):
+    """cli._quick_exit: the atexit handlers run, then os._exit with the command's code."""
+    from initcmp import cli
+
+    monkeypatch.setattr("sys.argv", ["initcmp", *argv])
+    with pytest.raises(SystemExit):
+        cli.entry()  # os._exit is recorded, so the SystemExit goes on
+    assert os_exit == ["atexit", code]
+
+
+def test_the_command_exits_normally_while_another_thread_runs(monkeypatch, os_exit):
+    import threading
+
+    from initcmp import cli
+
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        monkeypatch.setattr("sys.argv", ["initcmp", "inits"])
+        with pytest.raises(SystemExit):
+            cli.entry()
+    finally:
+        release.set()
+        worker.join()
+    assert os_exit == []  # Python's own exit waits for the thread

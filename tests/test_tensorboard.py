@@ -124,3 +124,27 @@ def test_each_experiment_has_one_hparams_config_of_the_columns_that_matter(syn, 
         assert metrics == [("", "test/accuracy"), ("", "test/loss")]
     # the runs' own hparams use the same names, so the table fills those columns
     assert experiment_configs(run_folder(tmp_path, other)) == []
+
+
+def test_a_command_that_ends_without_teardown_has_written_every_evaluation(tmp_path):
+    """`initcmp` ends with os._exit (cli._quick_exit): the event file still holds every
+    evaluation in metrics.jsonl, and the result the command printed."""
+    import json
+    import subprocess
+    import sys
+
+    args = ["train", "--init", "he", "--set", "data.name=synthetic", "--set", "name=quick"]
+    out = subprocess.run(
+        [sys.executable, "-m", "initcmp", *args, "--epochs", "2", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    folder = tmp_path / "logs" / "quick" / "he-s0"
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    written = scalars(folder)["test/accuracy"]
+    assert sorted(written) == [0] + [row["step"] for row in rows]
+    assert written[result["step"]] == [pytest.approx(result["test_accuracy"])]
