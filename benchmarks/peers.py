@@ -3,8 +3,10 @@
 Each experiment is run by `initcmp compare` (fresh folders, MNIST and XLA's compiled
 steps in their caches, as a user's second run finds them), by a plain PyTorch script
 and by a JAX script with every model stacked under `vmap` in one `jit` step
-(benchmarks/peers/), in alternating rounds; each figure is the best of its rounds, the
-peak resident memory (/usr/bin/time) the worst. Writes benchmarks/peers.md.
+(benchmarks/peers/), in alternating rounds; and by `initcmp compare` evaluating as the
+peers do, once per epoch (and at step 0), to show what its default evaluations cost.
+Each figure is the best of its rounds, the peak resident memory (/usr/bin/time) the
+worst. Writes benchmarks/peers.md.
 
     python benchmarks/peers.py [--rounds N] [--large-rounds N]
 
@@ -63,6 +65,18 @@ def commands(inits: str, seeds: int, epochs: int) -> dict[str, list[str]]:
             "--epochs",
             str(epochs),
         ],  # fmt: skip
+        # The same command evaluating as the peers do, once per epoch (and at step 0):
+        # what initcmp's default evaluations (every 100 steps, 1,000 training images too)
+        # cost, in the same rounds.
+        "initcmp_per_epoch": [
+            initcmp,
+            "compare",
+            *peer,
+            "--set",
+            "eval.every_steps=null",
+            "--set",
+            "eval.train_images=0",
+        ],  # fmt: skip
         "pytorch": [sys.executable, str(PEERS / "torch_compare.py"), *peer],
         "jax": [sys.executable, str(PEERS / "jax_compare.py"), *peer],
     }
@@ -100,21 +114,25 @@ def report(results: dict, rounds: dict[str, int]) -> str:
         "processes, fresh folders, alternating; seconds are the best of the rounds "
         f"({', '.join(f'{k}: {v}' for k, v in rounds.items())}), memory the worst.",
         "",
-        "| experiment | initcmp | plain PyTorch | JAX, vmap + jit | initcmp / fastest peer |",
-        "|---|---|---|---|---|",
+        "| experiment | initcmp | initcmp, test set once per epoch | plain PyTorch "
+        "| JAX, vmap + jit | initcmp / fastest peer (once per epoch) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, (inits, seeds, epochs) in EXPERIMENTS.items():
         row = results.get(name, {})
         if not row:
             continue  # not measured (--large-rounds 0)
         cells = []
-        for peer in ("initcmp", "pytorch", "jax"):
+        for peer in ("initcmp", "initcmp_per_epoch", "pytorch", "jax"):
             if peer in row:
                 cells.append(f"{min(row[peer]['s']):.1f} s, {max(row[peer]['gb']):.2f} GB")
             else:
                 cells.append("not installed")
         peers = [min(row[p]["s"]) for p in ("pytorch", "jax") if p in row]
-        ratio = f"{min(row['initcmp']['s']) / min(peers):.2f}x" if peers else ""
+        ratio = ""
+        if peers:
+            full, lean = (min(row[p]["s"]) / min(peers) for p in ("initcmp", "initcmp_per_epoch"))
+            ratio = f"{full:.2f}x ({lean:.2f}x)"
         what = f"{name}: {len(inits.split(','))} inits x {seeds} seeds x {epochs} epoch(s)"
         lines.append(f"| {what} | {' | '.join(cells)} | {ratio} |")
     lines += ["", "Every round's seconds:", "", "```", json.dumps(results, indent=1), "```"]
