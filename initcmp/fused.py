@@ -41,11 +41,12 @@ from initcmp.config import Config, to_dict
 # Most runs trained in one stack; more would only add memory, not speed (benchmarks/).
 MAX_RUNS = 16
 
-# Most rows (run x image) one evaluation call holds. Its images alone are 3 kB a row as
-# floats: all 10,000 test images for each of 25 runs in one call were 784 MB, the peak of
-# a 25-run comparison; 20,000 rows are 63 MB. A row's numbers do not depend on how many
-# rows share its call (checked: the same metrics, bit for bit, at 10,000, 2,222 and 1,000
-# test images per call), so this changes memory, not results.
+# Most rows (run x image) one evaluation call holds: each holds its layers' outputs (2 kB
+# for the default's two 256-wide layers). All 10,000 test images for each of 25 runs in
+# one call were the peak of a 25-run comparison (with the images copied per run, as they
+# were then: 784 MB). A row's numbers do not depend on how many rows share its call
+# (checked: the same metrics, bit for bit, at 10,000, 2,222 and 1,000 test images per
+# call), so this changes memory, not results.
 EVAL_ROWS = 20_000
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
