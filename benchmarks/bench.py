@@ -5,7 +5,8 @@ its rounds (this machine's timings vary by up to 1.5x from one run to the next).
 benchmarks/results.md. Not a test: nothing here passes or fails.
 
   peak       a 2048 x 2048 x 2048 float32 matmul, TensorFlow, compiled
-  steps      initcmp's compiled training step alone: one run, and 9 runs fused
+  steps      initcmp's compiled training step alone: one run, 9 runs fused (the default
+             comparison) and 25 (5 inits x 5 seeds, the large comparison of peers.py)
   keras fit  the same model and data through `model.fit` (second epoch timed)
   notebook   the notebook's loop: eager step, then train metrics and the whole test set
              evaluated after every step; 40 steps timed, extrapolated to 469
@@ -38,6 +39,8 @@ ROUNDS = 3
 STEPS = 60  # timed steps per round
 EPOCH_FLOP = 3 * 2 * (784 * 256 + 256 * 256 + 256 * 10) * 60000  # ~97 GFLOP
 EPOCH_STEPS = 469
+LARGE_INITS = ("random", "glorot", "he", "lecun_uniform", "orthogonal")
+STACKS = (("one", 1), ("nine", 9), ("many", 25))  # the step's columns: runs in the stack
 
 
 def best(fn, rounds=ROUNDS):
@@ -60,11 +63,12 @@ def peak_gflops(tf) -> float:
 
 
 def stack_of(k: int, mnist, timed=True):
-    cfgs = [
-        config_load.for_run(config_load.load(), init, seed)
-        for init in ("random", "glorot", "he")
-        for seed in range(3)
-    ][:k]
+    """The first k runs of the default comparison (3 inits x 3 seeds), or for k > 9 of
+    the large one (5 inits x 5 seeds), as one stack."""
+    inits = ("random", "glorot", "he") if k <= 9 else LARGE_INITS
+    seeds = range(3 if k <= 9 else 5)
+    cfg = config_load.load()
+    cfgs = [config_load.for_run(cfg, init, seed) for init in inits for seed in seeds][:k]
     members = []
     for cfg in cfgs:
         model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
@@ -243,11 +247,14 @@ def startup_seconds() -> float:
         return float(out.stdout.split()[-1])
 
 
-def compare_phases() -> dict:
-    """Seconds per stage of one fused `initcmp compare --seeds 3` (benchmarks/phases.py)."""
+LARGE_ARGS = ("--inits", ",".join(LARGE_INITS), "--seeds", "5", "--epochs", "2")
+
+
+def compare_phases(*args: str) -> dict:
+    """Seconds per stage of one fused `initcmp compare ARGS` (benchmarks/phases.py)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / "phases.py"), "--seeds", "3"],
+            [sys.executable, str(ROOT / "benchmarks" / "phases.py"), *args],
             cwd=tmp,
             capture_output=True,
             text=True,
@@ -298,19 +305,16 @@ def main() -> None:
     tf = runtime.tensorflow()
     mnist = data.load(DataConfig())
     print("benchmarking; this takes about ten minutes", file=sys.stderr)
-    one, nine, fit = stack_of(1, mnist), stack_of(9, mnist), keras_fit(mnist)
-    (mm1, up1), (mm9, up9) = step_parts(1, mnist, tf), step_parts(9, mnist, tf)
-    notebook = notebook_loop(mnist, tf)
+    steps = {}  # "one": the step, "mm_one": its matmuls, "up_one": its update; per stack
+    for name, k in STACKS:
+        steps[name] = stack_of(k, mnist)
+        steps[f"mm_{name}"], steps[f"up_{name}"] = step_parts(k, mnist, tf)
+    fit, notebook = keras_fit(mnist), notebook_loop(mnist, tf)
     r = {
         k: []
         for k in (
             "peak",
-            "one",
-            "nine",
-            "mm1",
-            "up1",
-            "mm9",
-            "up9",
+            *steps,
             "fit",
             "notebook",
             "torch",
@@ -321,20 +325,13 @@ def main() -> None:
             "mem_fused",
             "mem_alone",
             "phases",
+            "phases_large",
         )
     }
     for round_ in range(ROUNDS):  # alternate everything, keep each one's best
         print(f"round {round_ + 1}/{ROUNDS}", file=sys.stderr)
         r["peak"].append(peak_gflops(tf))
-        for key, fn in (
-            ("one", one),
-            ("mm1", mm1),
-            ("up1", up1),
-            ("nine", nine),
-            ("mm9", mm9),
-            ("up9", up9),
-            ("fit", fit),
-        ):
+        for key, fn in (*steps.items(), ("fit", fit)):
             r[key].append(fn())
         if round_ == 0:
             r["notebook"].append(notebook())
@@ -347,7 +344,9 @@ def main() -> None:
             seconds, memory = compare_process(fuse)
             r[key].append(seconds)
             r[f"mem_{key}"].append(memory)
-        r["phases"].append(compare_phases())
+        r["phases"].append(compare_phases("--seeds", "3"))
+        if round_ == 0:
+            r["phases_large"].append(compare_phases(*LARGE_ARGS))
     text = report(r, tf.__version__, time.strftime("%Y-%m-%d"))
     (ROOT / "benchmarks" / "results.md").write_text(text)
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(r, indent=1) + "\n")
@@ -358,6 +357,7 @@ def report(r: dict, tf_version: str, date: str) -> str:
     """results.md from the measurements `r` (results.json holds them too)."""
     peak = max(r["peak"])
     one_epoch, nine_epoch = min(r["one"]) * EPOCH_STEPS, min(r["nine"]) * EPOCH_STEPS / 9
+    many_epoch = min(r["many"]) * EPOCH_STEPS / 25
     fit_epoch, notebook_epoch = min(r["fit"]), min(r["notebook"]) * 468
     step_flop = EPOCH_FLOP / EPOCH_STEPS
 
@@ -367,22 +367,23 @@ def report(r: dict, tf_version: str, date: str) -> str:
             f"{EPOCH_FLOP / epoch_s / 1e9 / peak:.0%} | {note} |"
         )
 
-    def part(what, key1, key9, share_of_step=False):
+    def part(what, prefix, share_of_step=False):
         """A row of the step table: milliseconds, and in brackets the step's useful FLOP
         over them as a share of the peak (or, for a piece that does no matmul, its share
         of the whole step's time)."""
         cells = []
-        for key, step_key, k in ((key1, "one", 1), (key9, "nine", 9)):
-            seconds = min(r[key])
+        for step_key, k in STACKS:
+            seconds = min(r[prefix + step_key])
             share = (
                 seconds / min(r[step_key])
                 if share_of_step
                 else step_flop * k / seconds / 1e9 / peak
             )
             cells.append(f"{seconds * 1e3:.1f} ms ({share:.0%})")
-        return f"| {what} | {cells[0]} | {cells[1]} |"
+        return f"| {what} | {' | '.join(cells)} |"
 
     phases = min(r["phases"], key=lambda p: p["total"])
+    large = r["phases_large"][0]
     fused_s, torch_s = min(r["fused"]), min(r["torch"]) if r["torch"] else None
     lines = [
         "# Benchmark results",
@@ -407,6 +408,7 @@ def report(r: dict, tf_version: str, date: str) -> str:
         "|---|---|---|---|---|",
         row("initcmp, one run (compiled step)", one_epoch, f"{STEPS} steps timed"),
         row("initcmp, 9 runs fused, per model", nine_epoch, f"{STEPS} steps timed"),
+        row("initcmp, 25 runs fused, per model", many_epoch, f"{STEPS} steps timed"),
         row("Keras `model.fit`", fit_epoch, "second epoch timed"),
         row(
             "notebook loop (eager, full test eval every step)",
@@ -423,14 +425,13 @@ def report(r: dict, tf_version: str, date: str) -> str:
             "step (XLA runs independent ops on both cores), so they need not add up to it."
         ),
         "",
-        "| per step | one run | 9 runs fused |",
-        "|---|---|---|",
-        part("the whole training step", "one", "nine"),
-        part("its 8 matmuls alone (forward, weight and input gradients)", "mm1", "mm9"),
+        "| per step | one run | 9 runs fused | 25 runs fused |",
+        "|---|---|---|---|",
+        part("the whole training step", ""),
+        part("its 8 matmuls alone (forward, weight and input gradients)", "mm_"),
         part(
             "the optimizer update alone (Keras Adam on the stacked weights)",
-            "up1",
-            "up9",
+            "up_",
             share_of_step=True,
         ),
         "",
@@ -439,7 +440,7 @@ def report(r: dict, tf_version: str, date: str) -> str:
         "| what | result |",
         "|---|---|",
         (
-            f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 5 evaluations each) | "
+            f"| `initcmp compare --seeds 3`, fused (9 runs, 1 epoch, 6 evaluations each) | "
             f"{fused_s:.1f} s, peak memory {max(r['mem_fused']):.2f} GB |"
         ),
         (
@@ -477,6 +478,12 @@ def report(r: dict, tf_version: str, date: str) -> str:
         "| stage | seconds |",
         "|---|---|",
         *[f"| {stage} | {sec:.2f} |" for stage, sec in phases.items() if stage != "total"],
+        "",
+        f"And of one large comparison, {' '.join(LARGE_ARGS)} ({large['total']:.1f} s):",
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+        *[f"| {stage} | {sec:.2f} |" for stage, sec in large.items() if stage != "total"],
     ]
     return "\n".join(lines) + "\n"
 

@@ -26,13 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cpu_name  # benchmarks/bench.py, beside this script
+from bench import LARGE_INITS, cpu_name  # benchmarks/bench.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "benchmarks" / "peers"
 EXPERIMENTS = {
     "default": ("random,glorot,he", 3, 1),
-    "large": ("random,glorot,he,lecun_uniform,orthogonal", 5, 2),
+    "large": (",".join(LARGE_INITS), 5, 2),
 }
 
 
