@@ -39,7 +39,7 @@ from initcmp import batches, models, stack_ops
 from initcmp.config import Config, to_dict
 
 # Most runs trained in one stack. Measured on this 2-core machine, the 25 runs of
-# 5 inits x 5 seeds x 2 epochs train in 34.0-34.6 s as one stack, in 35.2-36.7 s as
+# 5 inits x 5 seeds x 2 epochs train in 33.9-34.6 s as one stack, in 35.2-36.7 s as
 # stacks of 16 and 9 (which took 0.14 GB less memory; memory.py counts a stack's).
 MAX_RUNS = 32
 

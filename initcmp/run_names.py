@@ -31,11 +31,14 @@ def label(cfg) -> list[str]:
     `init.name` is left out (the name has it already); the keys in sorted order, so the
     order a grid lists them in does not change the name. [] without a grid."""
     keys = sorted(k for k in cfg.sweep.grid if k != "init.name")
+    return [f"{name}={format_value(value_of(cfg, k))}" for k, name in zip(keys, short_names(keys))]
+
+
+def short_names(keys: list[str]) -> list[str]:
+    """Each key by its last part (`model.depth`: `depth`), the whole key where two would
+    read alike: in run names and in a sweep's table (sweep_report.py)."""
     short = [k.rsplit(".", 1)[-1] for k in keys]
-    return [
-        f"{k if short.count(s) > 1 else s}={format_value(value_of(cfg, k))}"
-        for k, s in zip(keys, short)
-    ]
+    return [k if short.count(s) > 1 else s for k, s in zip(keys, short)]
 
 
 def format_value(value: Any) -> str:

@@ -42,8 +42,7 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
     acc = np.array([r["test_accuracy"] for r in good], dtype=float)
     loss = np.array([r["test_loss"] for r in good], dtype=float)
     n = len(acc)
-    mean = float(acc.mean()) if n else None
-    std = float(acc.std(ddof=1)) if n >= 2 else None
+    mean, std, interval = spread(acc)
     return {
         "init": init,
         "runs": len(runs),
@@ -51,15 +50,12 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
         "at_chance": int(np.sum(acc < CHANCE_LEVEL)),
         "mean_accuracy": mean,
         "std_accuracy": std,
-        "ci95": ci95(acc),
+        "ci95": interval,
         "min_accuracy": float(acc.min()) if n else None,
         "max_accuracy": float(acc.max()) if n else None,
         "mean_loss": float(loss.mean()) if n else None,
         "epochs": max(r["epochs"] for r in runs),
-        # Training time per run: a run fused with K others is charged 1/K of the wall time.
-        "seconds": float(
-            np.mean([(r.get("seconds") or 0.0) / (r.get("trained_with") or 1) for r in runs])
-        ),
+        "seconds": seconds_per_run(runs),
         "notebook": notebook,
         "runs_detail": [
             {
@@ -77,6 +73,18 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
             for r in sorted(runs, key=lambda r: r["seed"])
         ],
     }
+
+
+def spread(values: np.ndarray) -> tuple[float | None, float | None, list[float] | None]:
+    """Mean (None if empty), sample std (None below two values) and `ci95` of `values`."""
+    n = len(values)
+    mean = float(values.mean()) if n else None
+    return mean, float(values.std(ddof=1)) if n >= 2 else None, ci95(values)
+
+
+def seconds_per_run(runs: list[dict]) -> float:
+    """Training time per run: a run fused with K others is charged 1/K of the wall time."""
+    return float(np.mean([(r.get("seconds") or 0.0) / (r.get("trained_with") or 1) for r in runs]))
 
 
 def ci95(values: np.ndarray) -> list[float] | None:

@@ -129,17 +129,10 @@ def describe(records: list[dict]) -> dict:
 
     out: dict[str, Any] = {"runs": len(records), "diverged": len(records) - len(good)}
     for key, name in (("test_accuracy", "accuracy"), ("train_set_accuracy", "train_accuracy")):
-        values = column(key)
-        out[f"mean_{name}"] = float(values.mean()) if len(values) else None
-        out[f"std_{name}"] = float(values.std(ddof=1)) if len(values) >= 2 else None
-        out[f"ci95_{name}"] = stats.ci95(values)
-    loss = column("test_loss")
-    out["mean_loss"] = float(loss.mean()) if len(loss) else None
-    out["seconds"] = (
-        float(np.mean([(r.get("seconds") or 0) / (r.get("trained_with") or 1) for r in records]))
-        if records
-        else None
-    )
+        spread = stats.spread(column(key))
+        out.update(zip((f"mean_{name}", f"std_{name}", f"ci95_{name}"), spread))
+    out["mean_loss"] = stats.spread(column("test_loss"))[0]
+    out["seconds"] = stats.seconds_per_run(records) if records else None
     return out
 
 

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from initcmp import plots_sweep, recorded, records, terminal
-from initcmp.run_names import format_value
+from initcmp.run_names import format_value, short_names
 from initcmp.records import write_atomic
 
 # Per cell, after the grid's keys; `--json` and sweep.json have every key of the cells.
@@ -50,18 +50,11 @@ def write_files(summary: dict, folder: Path) -> list[Path]:
     return paths
 
 
-def _short(key: str, keys: list[str]) -> str:
-    """A grid key as a column: its last part (`depth`), `init` for init.name, the whole
-    key where two would read alike."""
-    if key == "init.name":
-        return "init"
-    short = key.rsplit(".", 1)[-1]
-    return short if [k.rsplit(".", 1)[-1] for k in keys].count(short) == 1 else key
-
-
 def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     keys = list(summary["axes"])
-    columns = [_short(k, keys) for k in keys] + COLUMNS
+    # Each grid key by its last part (run_names.short_names), init.name as `init`.
+    names = ["init" if k == "init.name" else n for k, n in zip(keys, short_names(keys))]
+    columns = names + COLUMNS
     rows = []
     for cell in summary["cells"]:
         ci = cell["ci95_accuracy"]
