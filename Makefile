@@ -36,7 +36,7 @@ test: lint
 faults: install  # kill -9 at every fault point, then resume (make test runs a short form)
 	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
-# A benchmark, not a test: about 25 minutes; writes benchmarks/results.md (initcmp's step
+# A benchmark, not a test: about 13 minutes; writes benchmarks/results.md (initcmp's step
 # and phases) and benchmarks/peers.md (initcmp, plain PyTorch and JAX side by side). The
 # peers are installed here only, never by `make install`.
 bench: install

@@ -304,7 +304,7 @@ def cpu_name() -> str:
 def main() -> None:
     tf = runtime.tensorflow()
     mnist = data.load(DataConfig())
-    print("benchmarking; this takes about ten minutes", file=sys.stderr)
+    print("benchmarking; this takes about five minutes", file=sys.stderr)
     steps = {}  # "one": the step, "mm_one": its matmuls, "up_one": its update; per stack
     for name, k in STACKS:
         steps[name] = stack_of(k, mnist)
