@@ -18,12 +18,6 @@ over the test set are taken on the host. One case is left: with a curved activat
 lone run with one trains beside a copy of itself (`EXACT_ALONE`). tests/test_fused.py
 trains runs alone and fused and compares every weight.
 
-An evaluation shows every run the same images, so its first layer is one
-(B, 784) x (784, K * width) matmul, nearer the matmul peak (`stack_ops.dense_shared`),
-rather than K gathers and K small matmuls; a run alone does the same with K = 1, and
-each run's slice of the wide product has the same bits as its own (golden outputs and
-tests/test_fused.py).
-
 Every step has the configured batch size: the last, smaller batch of an epoch is padded
 with rows that are masked out of the loss (one compiled shape, not two), and so is the
 last evaluation chunk.
@@ -43,12 +37,12 @@ from initcmp.config import Config, to_dict
 # stacks of 16 and 9 (which took 0.14 GB less memory; memory.py counts a stack's).
 MAX_RUNS = 32
 
-# Most rows (run x image) one evaluation call holds: each holds its layers' outputs (2 kB
-# for the default's two 256-wide layers). All 10,000 test images for each of 25 runs in
-# one call were the peak of a 25-run comparison (with the images copied per run, as they
-# were then: 784 MB). A row's numbers do not depend on how many rows share its call
-# (checked: the same metrics, bit for bit, at 10,000, 2,222 and 1,000 test images per
-# call), so this changes memory, not results.
+# Most rows (run x image) one evaluation call holds. A row holds its image as floats
+# (3 kB) and its layers' outputs: all 10,000 test images for each of 25 runs in one call
+# were 784 MB of images alone, the peak of a 25-run comparison. A row's numbers do not
+# depend on how many rows share its call (checked: the same metrics, bit for bit, at
+# 10,000, 2,222 and 1,000 test images per call, and on the edge_of_chaos sweep's 130
+# runs), so this changes memory, not results.
 EVAL_ROWS = 20_000
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
@@ -159,15 +153,11 @@ class StackedRuns:
 
     # --- the math ---------------------------------------------------------------------
 
-    def _logits(self, x, shared: bool = False):
-        """x: (K, B, 784) floats in [0, 1]; `shared`: (B, 784), the same images for every
-        run, whose first layer is then one (B, 784) x (784, K * width) matmul."""
+    def _logits(self, x):
+        """x: (K, B, 784) floats in [0, 1]."""
         h, pairs = x, list(zip(self.variables[0::2], self.variables[1::2]))
         for i, (kernel, bias) in enumerate(pairs):
-            if i == 0 and shared:
-                h = stack_ops.dense_shared(h, kernel, bias)
-            else:
-                h = stack_ops.dense(h, kernel, bias)
+            h = stack_ops.dense(h, kernel, bias)
             if i < len(pairs) - 1:
                 h = self._activation(h)
         return h
@@ -219,7 +209,9 @@ class StackedRuns:
         )
 
     def evaluate_chunk(self, idx):
-        """idx: (B,) test-set rows: per-example loss and hits of every run, (K, B)."""
+        """idx: (K, B) test-set rows: per-example loss and hits, (K, B). Every run gets the
+        same rows, tiled on the host: XLA would turn a broadcast into one wide matmul whose
+        sums differ from a stack of one's."""
         return self._chunk(self._x_test, self._y_test, idx)
 
     def evaluate_train_chunk(self, idx):  # the same for training-set rows
@@ -229,8 +221,7 @@ class StackedRuns:
         import tensorflow as tf
 
         x, y, _ = self._batch(x_all, y_all, idx, 0)
-        logits = self._logits(x, shared=True)
-        y = tf.broadcast_to(y, tf.shape(logits)[:-1])
+        logits = self._logits(x)
         return stack_ops.cross_entropy(logits, y), tf.equal(
             tf.argmax(logits, axis=-1, output_type=tf.int32), y
         )
@@ -255,7 +246,7 @@ class StackedRuns:
         loss, hits = np.zeros(self._slots), np.zeros(self._slots)
         for start in range(0, n, size):
             idx, count = batches.pad(np.arange(start, min(n, start + size)), size)
-            chunk_loss, chunk_hits = chunk(idx)
+            chunk_loss, chunk_hits = chunk(np.tile(idx, (self._slots, 1)))
             loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
             hits += chunk_hits.numpy()[:, :count].sum(axis=1)
         return [float(v) for v in loss], [float(v) for v in hits]

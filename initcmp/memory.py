@@ -14,17 +14,16 @@ the compiled steps in the XLA cache (tests/test_memory.py checks the default com
 and the wide train):
 
   what                                                  estimate  measured  ratio
-  compare, the default (9 runs fused, MNIST)              0.31      0.35    0.87
-    the same, compiling its steps (INITCMP_XLA_CACHE=off)  0.31      0.46    0.67
-  compare, deep_mlp (15 runs of 20 x 256, SGD, MNIST)     0.51      0.77    0.67
-  compare, model.hidden=[2048, 2048] (9 runs, synthetic)  2.04      2.64    0.77
+  compare, the default (9 runs fused, MNIST)              0.35      0.39    0.91
+    the same, compiling its steps (INITCMP_XLA_CACHE=off)  0.35      0.49    0.71
+  compare, deep_mlp (15 runs of 20 x 256, SGD, MNIST)     0.51      0.77    0.66
+  compare, model.hidden=[2048, 2048] (9 runs, synthetic)  2.04      2.67    0.76
   train, model.hidden=[4096, 4096] (synthetic)            0.97      1.09    0.89
   eval, model.hidden=[4096, 4096]                         0.97      1.15    0.84
   inspect, model.hidden=[4096, 4096]                      0.59      0.68    0.87
 
-(Measured 2026-11-26, with evaluations in calls of fused.EVAL_ROWS rows and a shared
-first layer; the eval and inspect rows on 2026-11-22, their estimates since about 0.1 GB
-higher.)
+(Measured 2026-11-26, with evaluations in calls of fused.EVAL_ROWS rows; the eval and
+inspect rows on 2026-11-22, their estimates since about 0.1 GB higher.)
 
 What it leaves out: what Keras and XLA allocate beside the tensors counted (the
 initializers' and the optimizer's temporaries, compiled code), and the parts that are
@@ -50,7 +49,7 @@ SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
 # TensorFlow compiling and running the steps, beyond the tensors counted: a one-run
 # synthetic `train` peaks 0.13 GB above the loaded process (0.21 GB when it compiles
 # rather than loads the steps from the XLA cache), 0.06 GB of it the tensors counted;
-# the default compare 0.35 GB (0.46 GB compiling), 0.16 GB of it the tensors counted.
+# the default compare 0.39 GB (0.49 GB compiling), 0.20 GB of it the tensors counted.
 WORKING = 0.15e9
 # What reduces the parts of a need.
 HIDDEN = "model.hidden"
@@ -101,13 +100,11 @@ def _plural(n: int, word: str) -> str:
 
 def _evaluation(cfg: Config, k: int, runs: int) -> tuple:
     """One call of the compiled evaluation for a stack of k (at most eval.batch_size
-    images, fewer for a large stack: fused.chunk_images): the images, gathered once for
-    every run, then per run at each layer its input and output (the first layer's
-    input is the shared images)."""
+    images, fewer for a large stack: fused.chunk_images): the pixels gathered for each
+    run, then at each layer its input and output."""
     w, batch = models.widths(cfg), cfg.eval.batch_size
     e = fused.chunk_images(batch, batch, k)
-    per_run = max([w[1]] + [a + b for a, b in zip(w[1:], w[2:])])
-    nbytes = e * (IMAGE + FLOAT * w[0]) + k * e * FLOAT * per_run
+    nbytes = k * e * (IMAGE + FLOAT * max(a + b for a, b in zip(w, w[1:])))
     if e < batch:  # cut to fused.EVAL_ROWS rows a call: more runs mean fewer images each
         knobs = (HIDDEN, "eval.batch_size")
     else:

@@ -25,17 +25,6 @@ def dense(h, kernel, bias):
     return dense(h, kernel, bias)
 
 
-def dense_shared(x, kernel, bias):
-    """The first layer of every run on the same images: x (B, n) times each run's kernel
-    (K, n, m), as one (B, n) x (n, K * m) matmul, returned as (K, B, m) + bias."""
-    import tensorflow as tf
-
-    k, n, m = kernel.shape
-    wide = tf.reshape(tf.transpose(kernel, (1, 0, 2)), (n, k * m))
-    h = tf.reshape(tf.matmul(x, wide), (-1, k, m))
-    return tf.transpose(h, (1, 0, 2)) + bias
-
-
 def cross_entropy(logits, y):
     """Softmax cross-entropy per example, its sum over classes by `ordered_sum`. The max
     is order-free, and stopping its gradient changes nothing: the loss does not depend

@@ -94,3 +94,34 @@ def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
 def test_pad_marks_the_real_rows():
     idx, count = batches.pad(np.array([[5, 6, 7]]), 5)
     assert idx.tolist() == [[5, 6, 7, 0, 0]] and count == 3 and idx.dtype == np.int32
+
+
+@pytest.mark.parametrize("hidden", ["[100, 100, 100]", "[256, 256]"])
+def test_an_evaluation_gives_the_same_bits_in_any_stack_and_any_call_size(syn, monkeypatch, hidden):
+    """The test-set loss and accuracy of 5 runs evaluated fused (widths as in the
+    edge_of_chaos sweep, scales up to 4) equal each run's alone, bit for bit, also when
+    fused.EVAL_ROWS cuts the evaluation into calls of 59 images. (One wide first-layer
+    matmul for all runs passed the default model's checks and failed this one.)"""
+    from initcmp import fused, models
+
+    runtime.tensorflow()
+    runs = [
+        synthetic_config("variance_scaling", f"model.hidden={hidden}", f"init.scale={s}")
+        for s in (0.5, 1.0, 2.0, 3.0, 4.0)
+    ]
+
+    def evaluate(configs):
+        members = []
+        for cfg in configs:
+            model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
+            optimizer.build(model.trainable_variables)
+            members.append((model, optimizer))
+        stack = fused.StackedRuns(configs[0], members, syn)
+        stack.load(0)
+        return stack.evaluate()
+
+    together = evaluate(runs)
+    assert together == [evaluate([cfg])[0] for cfg in runs]
+    monkeypatch.setattr(fused, "EVAL_ROWS", 300)  # 5 runs: 17 calls of 59 images
+    assert fused.chunk_images(len(syn.y_test), runs[0].eval.batch_size, 5) == 59
+    assert evaluate(runs) == together
