@@ -39,11 +39,13 @@ MAX_RUNS = 32
 
 # Most rows (run x image) one evaluation call holds. A row holds its image as floats
 # (3 kB) and its layers' outputs: all 10,000 test images for each of 25 runs in one call
-# were 784 MB of images alone, the peak of a 25-run comparison. A row's numbers do not
-# depend on how many rows share its call (checked: the same metrics, bit for bit, at
-# 10,000, 2,222 and 1,000 test images per call, and on the edge_of_chaos sweep's 130
-# runs), so this changes memory, not results.
-EVAL_ROWS = 20_000
+# were 784 MB of images alone, the peak of a 25-run comparison; 10,000 rows are 31 MB.
+# (Measured: the 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows a call,
+# 1.36-1.50 GB with 20,000, in the same time.) A row's numbers do not depend on how many
+# rows share its call (checked: the same metrics, bit for bit, at 10,000, 2,222 and
+# 1,000 test images per call, and on the edge_of_chaos sweep's 130 runs), so this
+# changes memory, not results.
+EVAL_ROWS = 10_000
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
 # With curved ones (tanh, sigmoid, ...) XLA fuses a stack of one differently and the last

@@ -14,10 +14,10 @@ the compiled steps in the XLA cache (tests/test_memory.py checks the default com
 and the wide train):
 
   what                                                  estimate  measured  ratio
-  compare, the default (9 runs fused, MNIST)              0.35      0.39    0.91
-    the same, compiling its steps (INITCMP_XLA_CACHE=off)  0.35      0.49    0.71
-  compare, deep_mlp (15 runs of 20 x 256, SGD, MNIST)     0.51      0.77    0.66
-  compare, model.hidden=[2048, 2048] (9 runs, synthetic)  2.04      2.67    0.76
+  compare, the default (9 runs fused, MNIST)              0.31      0.36    0.87
+    the same, compiling its steps (INITCMP_XLA_CACHE=off)  0.31      0.46    0.68
+  compare, deep_mlp (15 runs of 20 x 256, SGD, MNIST)     0.51      0.79    0.65
+  compare, model.hidden=[2048, 2048] (9 runs, synthetic)  2.04      2.68    0.76
   train, model.hidden=[4096, 4096] (synthetic)            0.97      1.09    0.89
   eval, model.hidden=[4096, 4096]                         0.97      1.15    0.84
   inspect, model.hidden=[4096, 4096]                      0.59      0.68    0.87
@@ -49,7 +49,7 @@ SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
 # TensorFlow compiling and running the steps, beyond the tensors counted: a one-run
 # synthetic `train` peaks 0.13 GB above the loaded process (0.21 GB when it compiles
 # rather than loads the steps from the XLA cache), 0.06 GB of it the tensors counted;
-# the default compare 0.39 GB (0.49 GB compiling), 0.20 GB of it the tensors counted.
+# the default compare 0.36 GB (0.46 GB compiling), 0.16 GB of it the tensors counted.
 WORKING = 0.15e9
 # What reduces the parts of a need.
 HIDDEN = "model.hidden"
