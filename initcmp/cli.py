@@ -7,6 +7,7 @@ commands that need it, so `--help`, `inits` and config errors are instant.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -71,12 +72,15 @@ def _quick_exit(code) -> None:
     from initcmp import summaries
 
     summaries.flush_all()
-    atexit._run_exitfuncs()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except OSError:  # a closed pipe: Python's own exit reports it
         return
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError):  # what the handlers printed
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code or 0)
 
 
