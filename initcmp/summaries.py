@@ -31,8 +31,8 @@ def writer(folder):
 
 
 def flush_all() -> None:
-    """Flush every writer still open (runtime.quick_exit: the process ends without
-    Python's teardown, which would otherwise flush them)."""
+    """Flush every writer still open (cli._quick_exit: the process ends without Python's
+    teardown, which would otherwise flush them)."""
     for made in list(_WRITERS):
         made.flush()
 
