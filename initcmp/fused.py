@@ -246,13 +246,9 @@ class StackedRuns:
     def _sums(self, chunk, n: int, size: int) -> tuple[list[float], list[float]]:
         """Per slot, the summed loss and hits of rows 0..n-1, in chunks of `size`."""
         loss, hits = np.zeros(self._slots), np.zeros(self._slots)
-        calls = [
-            batches.pad(np.arange(start, min(n, start + size)), size) for start in range(0, n, size)
-        ]
-        # Every call first, then the reads: under runtime.dispatch_ahead the calls queue
-        # and run back to back while the host sums what has arrived.
-        outputs = [chunk(np.tile(idx, (self._slots, 1))) for idx, _ in calls]
-        for (chunk_loss, chunk_hits), (_, count) in zip(outputs, calls):
+        for start in range(0, n, size):
+            idx, count = batches.pad(np.arange(start, min(n, start + size)), size)
+            chunk_loss, chunk_hits = chunk(np.tile(idx, (self._slots, 1)))
             loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
             hits += chunk_hits.numpy()[:, :count].sum(axis=1)
         return [float(v) for v in loss], [float(v) for v in hits]

@@ -51,25 +51,6 @@ def tensorflow():
     return tf
 
 
-@contextlib.contextmanager
-def dispatch_ahead():
-    """Inside, TensorFlow runs this thread's ops asynchronously, in the order they were
-    called: a call returns once its op is queued, and Python prepares the next training
-    step while the one before runs. Reading a value (`.numpy()`) waits for the ops that
-    make it; a checkpoint's save waits for all (TensorFlow's Checkpoint.write does); on
-    the way out, everything queued has run. The same ops in the same order: the same bits.
-    Measured on this 2-core machine: an epoch of the default comparison's 9-run stack,
-    3.26-3.35 s against 3.67-3.84 s called one step at a time (tf.config's
-    set_synchronous_execution; it applies to the calling thread only)."""
-    import tensorflow as tf
-
-    tf.config.experimental.set_synchronous_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.set_synchronous_execution(True)  # waits for the queue
-
-
 def release() -> None:
     """Free what trained runs held once nothing refers to them: Keras' global state (its
     graphs, the models' traced functions), then Python's cycles. A process that trains

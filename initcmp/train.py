@@ -116,39 +116,38 @@ def _train_together(
     checkpoints, divergence and result, exactly as if it had trained alone."""
     group = _Group(runs, data, reporter)
     cfg, per_epoch, step, total = group.cfg, group.steps_per_epoch, group.start, group.total
-    with runtime.dispatch_ahead():  # Python readies step n + 1 while step n runs
-        try:
-            for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
-                for idx, count in group.batches(epoch, step):
-                    group.stack.train_step(idx, count)
-                    step += 1
-                    faults.point("step")
-                    epoch_end = step % per_epoch == 0
-                    end = epoch_end or step == total  # a step budget may end mid-epoch
-                    # Log, evaluate, checkpoint, in that order, at multiples of the global step.
-                    if due(step, cfg.log.every_steps, end):
-                        group.log(step)  # a run whose loss is NaN or inf leaves the group here
-                        if not group.live:
-                            break
-                    if due(step, cfg.eval.every_steps, end):
-                        group.evaluate(step)
-                    if due(step, cfg.checkpoint.every_steps, end):
-                        group.checkpoint()
-                    if epoch_end:
-                        group.end_epoch(epoch + 1)
-                    if step == total:
+    try:
+        for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
+            for idx, count in group.batches(epoch, step):
+                group.stack.train_step(idx, count)
+                step += 1
+                faults.point("step")
+                epoch_end = step % per_epoch == 0
+                end = epoch_end or step == total  # a step budget may end mid-epoch
+                # Log, evaluate, checkpoint, in that order, at multiples of the global step.
+                if due(step, cfg.log.every_steps, end):
+                    group.log(step)  # a run whose loss is NaN or inf leaves the group here
+                    if not group.live:
                         break
-                if not group.live:
+                if due(step, cfg.eval.every_steps, end):
+                    group.evaluate(step)
+                if due(step, cfg.checkpoint.every_steps, end):
+                    group.checkpoint()
+                if epoch_end:
+                    group.end_epoch(epoch + 1)
+                if step == total:
                     break
-        except KeyboardInterrupt:
-            group.checkpoint()
-            raise Interrupted(  # its hint: rerun, without --fresh if the call had it
-                f"interrupted at step {int(group.stack.step.numpy())} of {group.total}; "
-                "checkpoint saved",
-                resume=True,
-                fresh=fresh,
-            ) from None
-        return group.finish(step)
+            if not group.live:
+                break
+    except KeyboardInterrupt:
+        group.checkpoint()
+        raise Interrupted(  # its hint: rerun, without --fresh if the call had it
+            f"interrupted at step {int(group.stack.step.numpy())} of {group.total}; "
+            "checkpoint saved",
+            resume=True,
+            fresh=fresh,
+        ) from None
+    return group.finish(step)
 
 
 class _Group:

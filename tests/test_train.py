@@ -1,7 +1,6 @@
 """Training, resume and evaluation, on the synthetic set (24 steps an epoch) and one real
 MNIST subset. Every run here is a real `train.run`: nothing is mocked but the data."""
 
-import contextlib
 import json
 import os
 import signal
@@ -290,25 +289,6 @@ def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):
             assert cached and all(n.startswith("xla_compile_cache") for n in cached)
     assert shas[0] == shas[1]
     assert sorted(p.name for p in (tmp_path / "cache" / "xla").iterdir()) == cached  # hits
-
-
-def test_dispatching_ahead_changes_no_bits(tmp_path, syn, monkeypatch):
-    """runtime.dispatch_ahead queues each step and lets Python run ahead: the same weights
-    and metrics as calling one step at a time, over 2 epochs with logs, evaluations and
-    checkpoints in between."""
-    cfg = synthetic_config(
-        "he",
-        "train.epochs=2",
-        "log.every_steps=3",
-        "eval.every_steps=5",
-        "checkpoint.every_steps=7",
-    )
-    ahead = run_in(tmp_path / "ahead", cfg, syn)
-    monkeypatch.setattr(runtime, "dispatch_ahead", contextlib.nullcontext)
-    in_step = run_in(tmp_path / "in_step", cfg, syn)
-    assert ahead["weights_sha256"] == in_step["weights_sha256"]
-    rows = metrics_without_time(tmp_path / "ahead", cfg)
-    assert len(rows) == 2 * 24 // 5 + 2 and rows == metrics_without_time(tmp_path / "in_step", cfg)
 
 
 def test_hidden_modules_cannot_be_imported_until_the_block_ends(tmp_path, monkeypatch):
