@@ -259,6 +259,9 @@ def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):
     env = {**os.environ, "INITCMP_CACHE": str(tmp_path / "cache")}
     env.pop("INITCMP_XLA_CACHE", None)
     env.pop("TF_XLA_FLAGS", None)
+    # As in a user's shell: jax, where it is installed and imported in this process,
+    # sets TF_CPP_MIN_LOG_LEVEL=1 (os.environ.setdefault), which the child would keep.
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     shas = []
     for attempt in range(2):
         out = subprocess.run(
