@@ -21,7 +21,7 @@ XLA_CACHE_ENTRIES = 400
 # never uses: TFLite's JAX converter imports jax (tensorflow/lite/python/util.py, in a
 # try/except ImportError). Hidden while TensorFlow loads, they cost nothing. Measured on
 # this 2-core machine with jax installed (as `make bench` installs it): `tensorflow()`
-# took 1.92-2.03 s with jax imported, 1.69-1.74 s with it hidden.
+# took 1.93-2.24 s with jax imported, 1.63-1.72 s with it hidden (README, "Speed").
 NOT_FOR_TENSORFLOW = ("jax",)
 
 
