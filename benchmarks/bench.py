@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import batches as batching, config_load, data, fused, models, runtime
+from initcmp import config_load, data, fused, models, runtime
 from initcmp.config import DataConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,14 +79,19 @@ def stack_of(k: int, mnist, timed=True):
     if not timed:
         return stack
     rng = np.random.default_rng(0)
-    batches = [batching.pad(rng.integers(0, 60000, (k, 128)), 128) for _ in range(STEPS)]
-    stack.train_step(*batches[0])
+    size = fused.BLOCK_STEPS  # STEPS steps in blocks of it, as train.py calls the stack
+    lengths = [min(size, STEPS - a) for a in range(0, STEPS, size)]
+    blocks = [
+        (rng.integers(0, 60000, (size, k, 128)).astype(np.int32), np.full(size, 128, np.int32), n)
+        for n in lengths
+    ]
+    stack.train_steps(*blocks[0])
     stack.step.numpy()
 
     def once():  # seconds per step
         start = time.perf_counter()
-        for batch in batches:
-            stack.train_step(*batch)
+        for block in blocks:
+            stack.train_steps(*block)
         stack.step.numpy()
         return (time.perf_counter() - start) / STEPS
 

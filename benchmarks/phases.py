@@ -21,6 +21,7 @@ START = time.perf_counter()
 from initcmp import checkpoints, cli, fused, runs, runtime  # noqa: E402 - timed from START
 
 seconds: dict[str, float] = collections.defaultdict(float)
+FIRST = "first call of training steps (trace, compile or load; 10 steps)"
 
 
 def timed(owner, name: str, stage: str) -> None:
@@ -51,24 +52,20 @@ def main() -> None:
 
     build = fused.StackedRuns.__init__
 
-    def stack_init(self, *args, **kwargs):  # time every call of the compiled step
+    def stack_init(self, *args, **kwargs):  # time every call of the compiled steps
         begin = time.perf_counter()
         build(self, *args, **kwargs)
         seconds["build the stack"] += time.perf_counter() - begin
-        step = self.train_step
+        steps = self.train_steps
 
-        def train_step(*a):
+        def train_steps(*a):
             begin = time.perf_counter()
-            out = step(*a)
-            key = (
-                "training steps"
-                if "first step (trace, compile or load)" in seconds
-                else "first step (trace, compile or load)"
-            )
+            out = steps(*a)
+            key = "training steps" if FIRST in seconds else FIRST
             seconds[key] += time.perf_counter() - begin
             return out
 
-        self.train_step = train_step
+        self.train_steps = train_steps
 
     fused.StackedRuns.__init__ = stack_init
 

@@ -1,6 +1,6 @@
 """The epoch order and its batches, and the one place pixels become floats in [0, 1].
 
-Importing this module does not import TensorFlow; `epoch_batches` does, when called.
+Importing this module does not import TensorFlow; `epoch_blocks` does, when called.
 
 `scale_pixels` is THE pixel scaling: `first_rows` (the probe, LSUV and diagnose batches)
 and the compiled training and evaluation step in fused.py use this same function, so the
@@ -48,13 +48,17 @@ def first_rows(dataset: Dataset, seed: int, n: int) -> tuple[np.ndarray, np.ndar
     return x, dataset.y_train[rows].astype(np.int32)
 
 
-def epoch_batches(orders: np.ndarray, batch_size: int, skip: int = 0):
-    """One epoch of index batches for K runs at once, starting at batch `skip`.
+def epoch_blocks(orders: np.ndarray, batch_size: int, skip: int, lengths: list[int], size: int):
+    """One epoch of index batches for K runs at once, from batch `skip`, in blocks of
+    consecutive steps: one block per compiled call (fused.StackedRuns.train_steps).
 
-    `orders` is (K, N): each run's `epoch_order`. Yields (idx, count): idx (K, batch_size)
-    int32 rows of the training set, count how many are real. The last, smaller batch is
-    padded (see fused.py), so every example is used and every step has one shape. The
-    images themselves are gathered inside the compiled step, never copied per epoch.
+    `orders` is (K, N): each run's `epoch_order`. `lengths`: the steps of each block, in
+    order (train.block_lengths), each at most `size`. Yields (idx, counts, n): idx
+    (size, K, batch_size) int32 rows of the training set, counts (size,) how many rows
+    of each batch are real, n the block's steps; rows past n are zeros, never trained.
+    The last, smaller batch of the epoch is padded (see fused.py), so every example is
+    used and every step has one shape. The images themselves are gathered inside the
+    compiled step, never copied per epoch.
     """
     import tensorflow as tf
 
@@ -63,7 +67,15 @@ def epoch_batches(orders: np.ndarray, batch_size: int, skip: int = 0):
     padded, _ = pad(orders, steps * batch_size)
     idx = padded.reshape(k, steps, batch_size).transpose(1, 0, 2)
     counts = np.minimum(batch_size, n - np.arange(steps) * batch_size).astype(np.int32)
-    return tf.data.Dataset.from_tensor_slices((idx, counts)).skip(skip).prefetch(2)
+    block_idx = np.zeros((len(lengths), size, k, batch_size), np.int32)
+    block_counts = np.zeros((len(lengths), size), np.int32)
+    ends = skip + np.cumsum(lengths, dtype=int)
+    for b, (end, length) in enumerate(zip(ends, lengths)):
+        block_idx[b, :length] = idx[end - length : end]
+        block_counts[b, :length] = counts[end - length : end]
+    return tf.data.Dataset.from_tensor_slices(
+        (block_idx, block_counts, np.array(lengths, np.int32))
+    ).prefetch(2)
 
 
 def pad(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.int32]:

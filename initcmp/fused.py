@@ -20,7 +20,7 @@ trains runs alone and fused and compares every weight.
 
 Every step has the configured batch size: the last, smaller batch of an epoch is padded
 with rows that are masked out of the loss (one compiled shape, not two), and so is the
-last evaluation chunk.
+last evaluation chunk. One call trains up to BLOCK_STEPS steps in an XLA while loop.
 """
 
 from __future__ import annotations
@@ -32,19 +32,14 @@ import numpy as np
 from initcmp import batches, models, stack_ops
 from initcmp.config import Config, to_dict
 
-# Most runs trained in one stack. Measured on this 2-core machine, the 25 runs of
-# 5 inits x 5 seeds x 2 epochs train in 33.9-34.6 s as one stack, in 35.2-36.7 s as
-# stacks of 16 and 9 (which took 0.14 GB less memory; memory.py counts a stack's).
+# Most runs trained in one stack. Measured here, the 25 runs of 5 inits x 5 seeds x 2
+# epochs train in 33.9-34.6 s as one stack, in 35.2-36.7 s as stacks of 16 and 9.
 MAX_RUNS = 32
 
-# Most rows (run x image) one evaluation call holds. A row holds its image as floats
-# (3 kB) and its layers' outputs: all 10,000 test images for each of 25 runs in one call
-# were 784 MB of images alone, the peak of a 25-run comparison; 10,000 rows are 31 MB.
-# (Measured: the 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows a call,
-# 1.36-1.50 GB with 20,000, in the same time.) A row's numbers do not depend on how many
-# rows share its call (checked: the same metrics, bit for bit, at 10,000, 2,222 and
-# 1,000 test images per call, and on the edge_of_chaos sweep's 130 runs), so this
-# changes memory, not results.
+# Most rows (run x image) one evaluation call holds: a row is its image as floats (3 kB)
+# and its layers' outputs. The 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows
+# a call, 1.36-1.50 GB with 20,000, in the same time. A row's numbers do not depend on
+# how many rows share its call (tests/test_fused.py), so this changes memory, not results.
 EVAL_ROWS = 10_000
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
@@ -52,6 +47,10 @@ EVAL_ROWS = 10_000
 # bits change, so a lone run with them trains beside a copy of itself (twice the
 # arithmetic, the same numbers as fused; tests/test_fused.py checks both kinds).
 EXACT_ALONE = ("relu", "linear")
+
+# Most training steps one compiled call runs (train.py ends a call where a stage is due).
+# The default's 9 runs: an epoch in 2.7-2.8 s in calls of 5-20 steps, 3.7 s in calls of 1.
+BLOCK_STEPS = 16
 
 
 def fusible_key(cfg: Config) -> str:
@@ -107,7 +106,7 @@ class StackedRuns:
         # The images go in as arguments, not captured: a captured constant would be
         # compiled into each stack's program, and XLA keeps every program it compiled
         # for the life of the process (50 MB a stack, on MNIST, in a sweep's stacks).
-        self._step = tf.function(self._train_step, jit_compile=True, autograph=False)
+        self._steps = tf.function(self._train_steps, jit_compile=True, autograph=False)
         self._chunk = tf.function(self._losses_and_hits, jit_compile=True, autograph=False)
 
     # --- moving state between the runs' own objects and the stack -------------------
@@ -184,10 +183,20 @@ class StackedRuns:
         mask = tf.range(tf.shape(idx)[-1]) < count
         return x, tf.cast(tf.gather(y_all, idx), tf.int32), mask
 
-    def train_step(self, idx, count) -> None:
-        """One training step of every run: idx (K, B) rows of the training set, padded;
-        count: how many are real."""
-        self._step(self._x_train, self._y_train, idx, count)
+    def train_steps(self, idx, counts, n) -> None:
+        """`n` training steps of every run in one call: idx (BLOCK_STEPS, K, B) rows of
+        the training set, padded; counts (BLOCK_STEPS,): how many of each step's are real
+        (batches.epoch_blocks). Steps past n are not run."""
+        self._steps(self._x_train, self._y_train, idx, counts, n)
+
+    def _train_steps(self, x_all, y_all, idx, counts, n):
+        import tensorflow as tf
+
+        def step(i):
+            self._train_step(x_all, y_all, idx[i], counts[i])
+            return (i + 1,)
+
+        tf.while_loop(lambda i: i < n, step, (tf.constant(0, n.dtype),))
 
     def _train_step(self, x_all, y_all, idx, count):
         """idx: (K, B) training-set rows, padded; count: how many are real."""

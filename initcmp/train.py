@@ -109,6 +109,18 @@ def due(step: int, every: int | None, always: bool = False) -> bool:
     return always or (every is not None and step % every == 0)
 
 
+def block_lengths(start: int, stop: int, cadences, most: int) -> list[int]:
+    """The steps of each compiled call from global step `start` to `stop`: a call
+    ends where a stage is due (a multiple of any cadence that is not None) and runs at
+    most `most` steps, so the loop below sees every step at which `due` holds."""
+    lengths = []
+    while start < stop:
+        end = min([stop, start + most] + [(start // c + 1) * c for c in cadences if c])
+        lengths.append(end - start)
+        start = end
+    return lengths
+
+
 def _train_together(
     runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool = False
 ) -> list[dict]:
@@ -118,10 +130,10 @@ def _train_together(
     cfg, per_epoch, step, total = group.cfg, group.steps_per_epoch, group.start, group.total
     try:
         for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
-            for idx, count in group.batches(epoch, step):
-                group.stack.train_step(idx, count)
-                step += 1
-                faults.point("step")
+            for idx, counts, n in group.blocks(epoch, step):
+                group.stack.train_steps(idx, counts, n)  # n steps, in one compiled call
+                step += int(n)
+                faults.point("step", int(n))
                 epoch_end = step % per_epoch == 0
                 end = epoch_end or step == total  # a step budget may end mid-epoch
                 # Log, evaluate, checkpoint, in that order, at multiples of the global step.
@@ -180,13 +192,19 @@ class _Group:
     def seconds(self) -> float:
         return time.perf_counter() - self._clock
 
-    def batches(self, epoch: int, step: int):
-        """The rest of `epoch`'s batches from global `step`, for every run at once."""
+    def blocks(self, epoch: int, step: int):
+        """The rest of `epoch`'s batches from global `step`, for every run at once, in
+        blocks that end wherever a stage of the loop is due (block_lengths)."""
         orders = np.stack(
             [batches.epoch_order(len(self.data.y_train), r.cfg.seed, epoch) for r in self.runs]
         )
-        skip = step - epoch * self.steps_per_epoch
-        return batches.epoch_batches(orders, self.cfg.train.batch_size, skip)
+        cfg, first = self.cfg, epoch * self.steps_per_epoch
+        stop = min(first + self.steps_per_epoch, self.total)
+        cadences = (cfg.log.every_steps, cfg.eval.every_steps, cfg.checkpoint.every_steps)
+        lengths = block_lengths(step, stop, cadences, fused.BLOCK_STEPS)
+        return batches.epoch_blocks(
+            orders, cfg.train.batch_size, step - first, lengths, fused.BLOCK_STEPS
+        )
 
     def log(self, step: int) -> None:
         """Train metrics since the last log point; a run that diverged is evaluated as

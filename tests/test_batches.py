@@ -57,17 +57,24 @@ def test_pad():
     assert count == 3 and count.dtype == np.int32
 
 
-@pytest.mark.parametrize("n, batch_size, skip", [(1000, 7, 0), (1000, 7, 70), (300, 128, 1)])
-def test_epoch_batches_are_each_runs_order_in_padded_batches(n, batch_size, skip):
-    """The same batches as slicing each run's order, from any batch `skip`; the last one
-    padded with row 0, and its count the real rows."""
+@pytest.mark.parametrize(
+    "n, batch_size, skip, lengths",
+    [(1000, 7, 0, [5, 5, 133]), (1000, 7, 70, [1, 4, 68]), (300, 128, 1, [2]), (300, 128, 0, [1])],
+)
+def test_epoch_blocks_are_each_runs_order_in_padded_batches(n, batch_size, skip, lengths):
+    """Block after block, the same batches as slicing each run's order, from any batch
+    `skip`; the last batch of the epoch padded with row 0 and its count the real rows;
+    the rows of a block past its steps all zero."""
     orders = np.stack([batches.epoch_order(n, seed, 0) for seed in range(3)])
-    got = list(batches.epoch_batches(orders, batch_size, skip))
-    starts = range(skip * batch_size, n, batch_size)
-    assert len(got) == len(starts)
-    for (idx, count), start in zip(got, starts):
-        idx, count = idx.numpy(), int(count)
-        real = orders[:, start : start + batch_size]
-        assert idx.dtype == np.int32 and idx.shape == (3, batch_size)
-        assert count == real.shape[1] and np.array_equal(idx[:, :count], real)
-        assert not idx[:, count:].any()
+    got = list(batches.epoch_blocks(orders, batch_size, skip, lengths, max(lengths) + 1))
+    assert [int(steps) for _, _, steps in got] == lengths
+    start = skip * batch_size
+    for idx, counts, steps in got:
+        idx, counts, steps = idx.numpy(), counts.numpy(), int(steps)
+        assert idx.dtype == counts.dtype == np.int32 and idx.shape[1:] == (3, batch_size)
+        assert not idx[steps:].any() and not counts[steps:].any()
+        for batch, count in zip(idx[:steps], counts[:steps]):
+            real = orders[:, start : start + batch_size]
+            assert count == real.shape[1] and np.array_equal(batch[:, :count], real)
+            assert not batch[:, count:].any()
+            start += batch_size

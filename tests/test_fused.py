@@ -45,6 +45,24 @@ def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):
         )
 
 
+@pytest.mark.parametrize("extra", [(), ("model.activation=tanh", "train.optimizer=rmsprop")])
+def test_a_block_of_steps_gives_the_bits_of_a_call_per_step(tmp_path, syn, monkeypatch, extra):
+    """Blocks of up to 16 steps in one compiled call (an XLA while loop), against one
+    call per step: the same weights and metrics, over 2 epochs (the block that ends an
+    epoch is shorter, its last batch padded)."""
+    from initcmp import fused
+
+    runs = cfgs("train.epochs=2", "log.every_steps=50", "eval.every_steps=null", *extra)
+    blocks = many(tmp_path / "blocks", runs, syn)
+    monkeypatch.setattr(fused, "BLOCK_STEPS", 1)
+    steps = many(tmp_path / "steps", runs, syn)
+    assert [same(r) for r in blocks] == [same(r) for r in steps]
+    for cfg in runs:
+        assert metrics_without_time(tmp_path / "blocks", cfg) == metrics_without_time(
+            tmp_path / "steps", cfg
+        )
+
+
 def test_a_diverging_run_leaves_its_stack_and_the_others_are_untouched(tmp_path, syn):
     runs = [
         synthetic_config("random", "init.stddev=1.0e+30", seed=0),

@@ -10,6 +10,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from initcmp import (
     batches,
@@ -45,6 +47,30 @@ class StopAt(Reporter):
 def test_default_model_has_the_notebooks_parameter_count():
     model = models.build_model(load_config())
     assert model.count_params() == 269_322  # 784*256+256 + 256*256+256 + 256*10+10
+
+
+@pytest.mark.fast
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.integers(0, 500),
+    steps=st.integers(0, 500),
+    cadences=st.lists(st.one_of(st.none(), st.integers(1, 60)), min_size=3, max_size=3),
+    most=st.integers(1, 20),
+)
+def test_blocks_end_at_every_step_a_stage_is_due_and_nowhere_else_early(
+    start, steps, cadences, most
+):
+    """The compiled calls cover start..stop exactly, each of 1..most steps, and end at
+    every step where a log, evaluation or checkpoint is due; a call ends early only
+    there or at `stop`."""
+    stop = start + steps
+    lengths = train.block_lengths(start, stop, cadences, most)
+    ends = list(np.cumsum([start, *lengths]))[1:]
+    assert sum(lengths) == steps and all(1 <= n <= most for n in lengths)
+    due = {s for s in range(start + 1, stop + 1) if any(train.due(s, c) for c in cadences)}
+    assert due <= set(ends)
+    for end, n in zip(ends, lengths):
+        assert end in due or end == stop or n == most
 
 
 @pytest.mark.slow
