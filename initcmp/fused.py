@@ -36,10 +36,9 @@ from initcmp.config import Config, to_dict
 # epochs train in 33.9-34.6 s as one stack, in 35.2-36.7 s as stacks of 16 and 9.
 MAX_RUNS = 32
 
-# Most rows (run x image) one evaluation call holds: a row is its image as floats (3 kB)
-# and its layers' outputs. The 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows
-# a call, 1.36-1.50 GB with 20,000, in the same time. A row's numbers do not depend on
-# how many rows share its call (tests/test_fused.py), so this changes memory, not results.
+# Most rows (run x image) one evaluation call holds (its image as floats, 3 kB, and its
+# layers' outputs): a 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows, 1.36-1.50
+# GB with 20,000, in the same time. It changes memory, not results (tests/test_fused.py).
 EVAL_ROWS = 10_000
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
@@ -184,9 +183,11 @@ class StackedRuns:
         return x, tf.cast(tf.gather(y_all, idx), tf.int32), mask
 
     def train_steps(self, idx, counts, n) -> None:
-        """`n` training steps of every run in one call: idx (BLOCK_STEPS, K, B) rows of
-        the training set, padded; counts (BLOCK_STEPS,): how many of each step's are real
-        (batches.epoch_blocks). Steps past n are not run."""
+        """n training steps of every run in one call: idx (BLOCK_STEPS, K, B) training-set
+        rows, padded; counts (BLOCK_STEPS,): the real ones (batches.epoch_blocks)."""
+        import tensorflow as tf
+
+        n = tf.convert_to_tensor(n, tf.int32)  # as a tensor: a new n is not a new trace
         self._steps(self._x_train, self._y_train, idx, counts, n)
 
     def _train_steps(self, x_all, y_all, idx, counts, n):
@@ -196,7 +197,7 @@ class StackedRuns:
             self._train_step(x_all, y_all, idx[i], counts[i])
             return (i + 1,)
 
-        tf.while_loop(lambda i: i < n, step, (tf.constant(0, n.dtype),))
+        tf.while_loop(lambda i: i < n, step, (tf.constant(0),))
 
     def _train_step(self, x_all, y_all, idx, count):
         """idx: (K, B) training-set rows, padded; count: how many are real."""
@@ -220,9 +221,8 @@ class StackedRuns:
         )
 
     def evaluate_chunk(self, idx):
-        """idx: (K, B) test-set rows: per-example loss and hits, (K, B). Every run gets the
-        same rows, tiled on the host: XLA would turn a broadcast into one wide matmul whose
-        sums differ from a stack of one's."""
+        """idx: (K, B) test-set rows, the same for every run, tiled on the host (XLA makes
+        a broadcast one wide matmul, not bit-identical): per-example loss and hits, (K, B)."""
         return self._chunk(self._x_test, self._y_test, idx)
 
     def evaluate_train_chunk(self, idx):  # the same for training-set rows
@@ -240,7 +240,7 @@ class StackedRuns:
     def evaluate(self) -> list[dict]:
         """Test loss and accuracy of every run of the stack, and with eval.train_images
         the same on the first training images (`train_set_loss`, `train_set_accuracy`).
-        The sums are taken here, in float64 and one fixed order, because XLA's in-graph
+        The sums are taken here, exactly (stack_ops.exact_sums), because XLA's in-graph
         sum over a long axis is not the same for K = 1 as for K > 1."""
         sets = [("test", self.evaluate_chunk, int(self._y_test.shape[0]))]
         if self.train_images:
@@ -254,13 +254,13 @@ class StackedRuns:
 
     def _sums(self, chunk, n: int, size: int) -> tuple[list[float], list[float]]:
         """Per slot, the summed loss and hits of rows 0..n-1, in chunks of `size`."""
-        loss, hits = np.zeros(self._slots), np.zeros(self._slots)
+        losses, hits = [], []
         for start in range(0, n, size):
             idx, count = batches.pad(np.arange(start, min(n, start + size)), size)
             chunk_loss, chunk_hits = chunk(np.tile(idx, (self._slots, 1)))
-            loss += chunk_loss.numpy()[:, :count].astype(np.float64).sum(axis=1)
-            hits += chunk_hits.numpy()[:, :count].sum(axis=1)
-        return [float(v) for v in loss], [float(v) for v in hits]
+            losses.append(chunk_loss.numpy()[:, :count])
+            hits.append(chunk_hits.numpy()[:, :count])
+        return stack_ops.exact_sums(losses), stack_ops.exact_sums(hits)
 
     def read_sums(self, reset: bool = True) -> np.ndarray:
         """(K, 3) running sums of loss, accuracy, steps; then reset them."""

@@ -1,10 +1,15 @@
-"""The math inside a stack's step that must give the same bits for any number of runs
-(fused.py): a Dense layer whose bias gradient is an ordered sum, the softmax
-cross-entropy with its sum over classes ordered too, and `ordered_sum` itself: a sum
-over a static axis as a tree of elementwise adds, one order whatever the stack's size.
+"""The math of a stack that must give the same bits for any number of runs (fused.py):
+a Dense layer whose bias gradient is an ordered sum, the softmax cross-entropy with its
+sum over classes ordered too, `ordered_sum` itself (a sum over a static axis as a tree
+of elementwise adds, one order whatever the stack's size), and `exact_sums`, the host's
+sums of an evaluation's per-example numbers.
 """
 
 from __future__ import annotations
+
+import math
+
+import numpy as np
 
 
 def dense(h, kernel, bias):
@@ -53,3 +58,13 @@ def ordered_sum(x, axis: int, keepdims: bool = False):
         x_ = tf.concat([head, part(2 * half, n)], axis) if n % 2 else head
         n = x_.shape[axis]
     return x_ if keepdims else tf.squeeze(x_, axis)
+
+
+def exact_sums(parts: list[np.ndarray]) -> list[float]:
+    """Per row, the sum of its values across `parts` (arrays of shape (rows, m), in order),
+    exactly rounded (math.fsum): the same whatever the parts, so an evaluation's sums do
+    not depend on how many runs share it or how many images a call holds. (float64 sums
+    added call after call are not: with per-example losses spread over many orders of
+    magnitude they changed in the last bit; tests/test_fused.py.)"""
+    rows = np.concatenate(parts, axis=1).astype(np.float64)
+    return [math.fsum(row.tolist()) for row in rows]
