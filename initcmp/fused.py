@@ -32,9 +32,9 @@ import numpy as np
 from initcmp import batches, models, stack_ops
 from initcmp.config import Config, to_dict
 
-# Most runs trained in one stack. Measured here, the 25 runs of 5 inits x 5 seeds x 2
-# epochs train in 33.9-34.6 s as one stack, in 35.2-36.7 s as stacks of 16 and 9.
-MAX_RUNS = 32
+# Most runs in one stack; a larger group is cut into stacks of equal size. The 25 runs of
+# 5 inits x 5 seeds x 2 epochs: 30.8-31.8 s as stacks of 13 and 12, 31.6-32.9 s as one.
+MAX_RUNS = 16
 
 # Most rows (run x image) one evaluation call holds (its image as floats, 3 kB, and its
 # layers' outputs): a 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows, 1.36-1.50
@@ -64,14 +64,14 @@ def stack_key(start: int, cfg: Config) -> str:
 
 
 def groups(items: list, key) -> list[list]:
-    """`items` grouped by `key` (in first-seen order), each group cut into stacks of at
-    most MAX_RUNS: what trains together, here and as one Ray task (distributed.py)."""
+    """`items` grouped by `key` (in first-seen order), each group cut into as few stacks
+    of at most MAX_RUNS as it can, of equal size (25 runs: 13 and 12): what trains
+    together, here and as one Ray task (distributed.py)."""
     by_key: dict = {}
     for item in items:
         by_key.setdefault(key(item), []).append(item)
-    return [
-        group[i : i + MAX_RUNS] for group in by_key.values() for i in range(0, len(group), MAX_RUNS)
-    ]
+    sizes = {k: math.ceil(len(g) / math.ceil(len(g) / MAX_RUNS)) for k, g in by_key.items()}
+    return [g[i : i + sizes[k]] for k, g in by_key.items() for i in range(0, len(g), sizes[k])]
 
 
 class StackedRuns:

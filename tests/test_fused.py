@@ -112,6 +112,21 @@ def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
     assert one.tobytes() == total[:1].tobytes()
 
 
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    "n, sizes", [(9, [9]), (16, [16]), (17, [9, 8]), (25, [13, 12]), (33, [11, 11, 11])]
+)
+def test_a_group_larger_than_a_stack_is_cut_into_equal_stacks(monkeypatch, n, sizes):
+    from initcmp import fused
+
+    monkeypatch.setattr(fused, "MAX_RUNS", 16)
+    stacks = fused.groups([(i % 2, i) for i in range(2 * n)], key=lambda item: item[0])
+    assert [len(s) for s in stacks] == sizes * 2
+    assert [item for s in stacks[: len(sizes)] for item in s] == [
+        (0, i) for i in range(0, 2 * n, 2)
+    ]
+
+
 def test_pad_marks_the_real_rows():
     idx, count = batches.pad(np.array([[5, 6, 7]]), 5)
     assert idx.tolist() == [[5, 6, 7, 0, 0]] and count == 3 and idx.dtype == np.int32
