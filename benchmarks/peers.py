@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,15 @@ def report(results: dict, rounds: dict[str, int]) -> str:
             ratio = f"{full:.2f}x ({lean:.2f}x)"
         what = f"{name}: {len(inits.split(','))} inits x {seeds} seeds x {epochs} epoch(s)"
         lines.append(f"| {what} | {' | '.join(cells)} | {ratio} |")
+    lines += ["", "Round by round (initcmp's process against the peer's of the same round):", ""]
+    for name, row in results.items():
+        for peer in ("pytorch", "jax"):
+            if "initcmp" in row and peer in row:
+                ratios = [a / b for a, b in zip(row["initcmp"]["s"], row[peer]["s"])]
+                lines.append(
+                    f"- {name}, initcmp / {peer}: median {statistics.median(ratios):.2f}x "
+                    f"(rounds: {min(ratios):.2f}-{max(ratios):.2f}x)"
+                )
     lines += ["", "Every round's seconds:", "", "```", json.dumps(results, indent=1), "```"]
     return "\n".join(lines) + "\n"
 
