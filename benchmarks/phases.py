@@ -21,7 +21,7 @@ START = time.perf_counter()
 from initcmp import checkpoints, cli, fused, runs, runtime  # noqa: E402 - timed from START
 
 seconds: dict[str, float] = collections.defaultdict(float)
-FIRST = "first call of training steps (trace, compile or load; 10 steps)"
+FIRST = "first call of training steps (trace, compile or load; its first block)"
 
 
 def timed(owner, name: str, stage: str) -> None:

@@ -42,22 +42,16 @@ def cross_entropy(logits, y):
 
 
 def ordered_sum(x, axis: int, keepdims: bool = False):
-    """Sum over a static axis as a tree of elementwise adds: one order for every K."""
+    """Sum over a static axis as a tree of elementwise adds: one order for every K. Each
+    level adds the first half to the second (an odd one out passes on as it is)."""
     import tensorflow as tf
 
     axis = axis % len(x.shape)
-    n = x.shape[axis]
-
-    def part(start, stop):
-        return x_[(slice(None),) * axis + (slice(start, stop),)]
-
-    x_ = x
-    while n > 1:
+    while (n := x.shape[axis]) > 1:
         half = n // 2
-        head = part(0, half) + part(half, 2 * half)
-        x_ = tf.concat([head, part(2 * half, n)], axis) if n % 2 else head
-        n = x_.shape[axis]
-    return x_ if keepdims else tf.squeeze(x_, axis)
+        head, tail, *odd = tf.split(x, [half, half] + [1] * (n % 2), axis)
+        x = tf.concat([head + tail, *odd], axis) if odd else head + tail
+    return x if keepdims else tf.squeeze(x, axis)
 
 
 def exact_sums(parts: list[np.ndarray]) -> list[float]:

@@ -282,3 +282,37 @@ def test_the_estimate_of_a_wide_run_is_a_floor_near_its_peak(tmp_path):
     and XLA allocate beside the tensors counted (initializers' and Adam's temporaries)."""
     got = peak(tmp_path, "train", "data.name=synthetic", "model.hidden=[4096, 4096]")
     assert 0.5 * got["measured"] <= got["estimate"] <= got["measured"], got
+
+
+def test_tensorflows_objects_are_frozen_and_the_collector_stays_on():
+    """runtime.tensorflow() pauses the cyclic collector while TensorFlow imports and
+    freezes what the import made (runtime._collector_paused), in a fresh process."""
+    probe = "import gc; from initcmp import runtime; runtime.tensorflow(); "
+    probe += "print(gc.isenabled(), gc.get_freeze_count())"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    enabled, frozen = out.stdout.split()
+    assert enabled == "True" and int(frozen) > 100_000, out.stdout
+
+
+def test_a_released_stack_leaves_no_traced_graph_behind(tmp_path, syn):
+    """Runs trained one at a time, then runtime.release(): none of their traced steps is
+    still alive (TensorFlow's registry of custom gradients held every one of them)."""
+    import gc
+
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    from initcmp import runtime, train
+
+    runtime.tensorflow()
+
+    def traced() -> set[int]:
+        return {id(g) for g in gc.get_objects() if isinstance(g, FuncGraph)}
+
+    before = traced()
+    cfgs = [config("train.steps=3", f"seed={seed}") for seed in range(3)]
+    train.run_many(
+        cfgs, syn, checkpoint_root=tmp_path / "ck", log_root=tmp_path / "logs", fuse=False
+    )
+    assert traced() - before  # the last stack's graphs, alive until released
+    runtime.release()
+    assert traced() - before == set()
