@@ -25,6 +25,7 @@ last evaluation chunk. One call trains up to BLOCK_STEPS steps in an XLA while l
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -32,8 +33,8 @@ import numpy as np
 from initcmp import batches, models, stack_ops
 from initcmp.config import Config, to_dict
 
-# Most runs in one stack; a larger group is cut into stacks of equal size. The 25 runs of
-# 5 inits x 5 seeds x 2 epochs: 30.8-31.8 s as stacks of 13 and 12, 31.6-32.9 s as one.
+# Most runs in one stack, a larger group cut into equal stacks: the 25 runs of 5 inits x 5
+# seeds x 2 epochs took 30.8-31.8 s as stacks of 13 and 12, 31.6-32.9 s as one.
 MAX_RUNS = 16
 
 # Most rows (run x image) one evaluation call holds (its image as floats, 3 kB, and its
@@ -58,8 +59,7 @@ def fusible_key(cfg: Config) -> str:
 
 
 def stack_key(start: int, cfg: Config) -> str:
-    """Runs with the same key train in one stack: at the same step, differing only in
-    init and seed."""
+    """Runs with one key train in one stack: at one step, differing in init and seed."""
     return f"{start} {fusible_key(cfg)}"
 
 
@@ -74,6 +74,24 @@ def groups(items: list, key) -> list[list]:
     return [g[i : i + sizes[k]] for k, g in by_key.items() for i in range(0, len(g), sizes[k])]
 
 
+_LAST: list = [None]  # the stack built last, which `stack` hands to runs of its shape
+
+
+def stack(cfg: Config, members: list, dataset) -> StackedRuns:
+    """A stack for `members` (the caller loads their state into it): the last one built
+    if they have its shape, else a new one. Runs trained one by one, and a sweep's stacks
+    of one shape in turn, so share one traced and compiled program, the same bits (XLA
+    keeps every program it ran until the process ends; tests/test_fused.py)."""
+    last = _LAST[0]
+    if last is None or last.shape != (fusible_key(cfg), len(members), id(dataset)):
+        if last is not None:
+            _LAST[0] = last = None  # the last one goes before the next is built
+            gc.collect()
+        last = _LAST[0] = StackedRuns(cfg, members, dataset)
+    last.own(members)
+    return last
+
+
 class StackedRuns:
     def __init__(self, cfg: Config, members: list, dataset):
         """`members`: (Keras model, optimizer) of each run, built from configs that differ
@@ -82,6 +100,8 @@ class StackedRuns:
         import tensorflow as tf
 
         self.k = len(members)  # the runs
+        self.dataset = dataset  # held, so that its id in `shape` stays its own
+        self.shape = (fusible_key(cfg), self.k, id(dataset))  # `stack` reuses it by this
         # A lone run with a curved activation trains beside a twin of itself (see above).
         self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
         self._slots = self.k + self.twin  # the stack's leading dimension
@@ -89,12 +109,11 @@ class StackedRuns:
         self.train_images = min(cfg.eval.train_images, len(dataset.y_train))
         self._activation = keras.activations.get(cfg.model.activation)
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
-        self._x_train, self._x_test, self._y_train, self._y_test = _tensors(dataset)
-        self._owners = members * (1 + self.twin)  # the run that owns each slot
-        owned = [m.trainable_variables for m, _ in self._owners]
-        # Kernels and biases in the runs' own order (k0, b0, k1, b1, ...).
+        self._x_train, self._x_test, self._y_train, self._y_test = batches.tensors(dataset)
+        self.own(members)
+        owned = zip(*[m.trainable_variables for m, _ in self._owners])  # k0, b0, k1, ...
         self.variables = [
-            tf.Variable(_stacked(own), name=f"stacked_{i}") for i, own in enumerate(zip(*owned))
+            tf.Variable(stack_ops.stacked(v), name=f"stacked_{i}") for i, v in enumerate(owned)
         ]
         self.optimizer = models.build_optimizer(cfg)
         self.optimizer.build(self.variables)
@@ -109,6 +128,9 @@ class StackedRuns:
         self._chunk = tf.function(self._losses_and_hits, jit_compile=True, autograph=False)
 
     # --- moving state between the runs' own objects and the stack -------------------
+    def own(self, members: list) -> None:
+        """The runs whose state `load` and `store` move: the run that owns each slot."""
+        self._owners = members * (1 + self.twin)
 
     def _optimizer_pairs(self):
         return zip(self.optimizer.variables, *[o.variables for _, o in self._owners])
@@ -117,12 +139,12 @@ class StackedRuns:
         """Copy the runs' weights and optimizer state (restored or fresh) into the stack,
         with the step and, per run, the running train sums (K, 3)."""
         for stacked, *own in zip(self.variables, *[m.trainable_variables for m, _ in self._owners]):
-            stacked.assign(_stacked(own))
+            stacked.assign(stack_ops.stacked(own))
         for stacked, *own in self._optimizer_pairs():
             if tuple(stacked.shape) == tuple(own[0].shape):  # scalars: iterations, rate
                 stacked.assign(own[0])
             else:
-                stacked.assign(_stacked(own))
+                stacked.assign(stack_ops.stacked(own))
         self.step.assign(step)
         self._host_copy = None
         if sums is not None:
@@ -275,26 +297,3 @@ def chunk_images(n: int, batch_size: int, slots: int) -> int:
     eval.batch_size, at most EVAL_ROWS rows in all, in equal calls (little padding)."""
     calls = max(math.ceil(n / batch_size), math.ceil(n * slots / EVAL_ROWS))
     return math.ceil(n / calls)
-
-
-_DATA: list = [None, None]  # the last dataset given, and its tensors
-
-
-def _tensors(dataset) -> tuple:
-    """The dataset as TensorFlow constants, images flattened to (N, 784) uint8, made once
-    per dataset and shared by every stack that trains on it (a sweep's stacks in turn)."""
-    import tensorflow as tf
-
-    if _DATA[0] is not dataset:
-        x_train, x_test = (x.reshape(len(x), -1) for x in (dataset.x_train, dataset.x_test))
-        _DATA[:] = [
-            dataset,
-            tuple(map(tf.constant, (x_train, x_test, dataset.y_train, dataset.y_test))),
-        ]
-    return _DATA[1]
-
-
-def _stacked(variables) -> np.ndarray:
-    """The runs' values of one variable as one array; a bias (n,) is stacked as (1, n), to
-    broadcast over the batch."""
-    return np.stack([v.numpy()[None, :] if len(v.shape) == 1 else v.numpy() for v in variables])

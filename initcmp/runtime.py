@@ -59,7 +59,7 @@ def release() -> None:
     graphs, the models' traced functions), then Python's cycles. A process that trains
     stacks in turn (a sweep, a compare one by one) otherwise keeps more of every stack:
     one-at-a-time runs of depth 10 left about 100 MB each behind with this alone, about
-    50 MB with the shared data tensors too (fused._tensors; README, "Speed").
+    50 MB with the shared data tensors too (batches.tensors; README, "Speed").
     Weights are unaffected: every layer has its own explicit seed."""
     import keras
     from tensorflow.python.framework import ops

@@ -2,7 +2,8 @@
 a Dense layer whose bias gradient is an ordered sum, the softmax cross-entropy with its
 sum over classes ordered too, `ordered_sum` itself (a sum over a static axis as a tree
 of elementwise adds, one order whatever the stack's size), and `exact_sums`, the host's
-sums of an evaluation's per-example numbers.
+sums of an evaluation's per-example numbers, and `stacked`, the runs' values of a
+variable as one array.
 """
 
 from __future__ import annotations
@@ -62,3 +63,9 @@ def exact_sums(parts: list[np.ndarray]) -> list[float]:
     magnitude they changed in the last bit; tests/test_fused.py.)"""
     rows = np.concatenate(parts, axis=1).astype(np.float64)
     return [math.fsum(row.tolist()) for row in rows]
+
+
+def stacked(variables) -> np.ndarray:
+    """The runs' values of one variable as one array; a bias (n,) is stacked as (1, n), to
+    broadcast over the batch."""
+    return np.stack([v.numpy()[None, :] if len(v.shape) == 1 else v.numpy() for v in variables])

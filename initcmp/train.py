@@ -175,7 +175,7 @@ class _Group:
         for r in runs:
             for line in r.notes:
                 reporter.note(line)
-        self.stack = fused.StackedRuns(self.cfg, [(r.model, r.optimizer) for r in runs], data)
+        self.stack = fused.stack(self.cfg, [(r.model, r.optimizer) for r in runs], data)
         self.stack.load(self.start, np.stack([r.state.sums.numpy() for r in runs]))
         if self.start == 0:
             self.evaluate_at_start()

@@ -103,6 +103,34 @@ def test_one_by_one_when_fuse_is_off(tmp_path, syn):
     assert [r["trained_with"] for r in results] == [1, 1]
 
 
+@pytest.mark.parametrize("extra", [(), ("model.activation=tanh", "train.optimizer=rmsprop")])
+def test_runs_one_by_one_share_one_stack_with_the_bits_of_a_new_one_each(
+    tmp_path, syn, monkeypatch, extra
+):
+    """One by one, each run after the first trains in the stack of the one before it
+    (fused.stack: its shape is theirs), and gives the bits it gives in a stack of its own;
+    a lone tanh run trains beside its twin in both."""
+    from initcmp import fused
+
+    built = []
+    original = fused.StackedRuns.__init__
+    monkeypatch.setattr(
+        fused.StackedRuns, "__init__", lambda self, *a: built.append(original(self, *a))
+    )
+    monkeypatch.setattr(fused, "_LAST", [None])
+    runs = cfgs("eval.every_steps=7", *extra)
+    shared = many(tmp_path / "shared", runs, syn, fuse=False)
+    assert len(built) == 1
+    for cfg, result in zip(runs, shared):
+        monkeypatch.setattr(fused, "_LAST", [None])  # a stack of its own
+        alone = run_alone(tmp_path / "own", cfg, syn)
+        assert same(result) == same(alone)
+        assert metrics_without_time(tmp_path / "shared", cfg) == metrics_without_time(
+            tmp_path / "own", cfg
+        )
+    assert len(built) == 1 + len(runs)
+
+
 def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
     tf = runtime.tensorflow()
     x = np.random.default_rng(0).standard_normal((3, 37, 5)).astype(np.float32)
