@@ -56,11 +56,11 @@ def tensorflow():
 
 def release() -> None:
     """Free what trained runs held once nothing refers to them: Keras' global state (its
-    graphs, the models' traced functions), then Python's cycles. A process that trains
-    stacks in turn (a sweep, a compare one by one) otherwise keeps more of every stack:
-    one-at-a-time runs of depth 10 left about 100 MB each behind with this alone, about
-    50 MB with the shared data tensors too (batches.tensors; README, "Speed").
-    Weights are unaffected: every layer has its own explicit seed."""
+    graphs, the models' traced functions), TensorFlow's registered custom gradients,
+    then Python's cycles. A process that trains stacks in turn (a sweep, a compare one by
+    one) otherwise keeps every stack's graphs: 40 runs of depth 10 one at a time peaked
+    at 2.1 GB before, 0.86 GB now, with fused.stack sharing one program among them
+    (README, "Speed"). Weights are unaffected: every layer has its own explicit seed."""
     import keras
     from tensorflow.python.framework import ops
 
