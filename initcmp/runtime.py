@@ -112,7 +112,7 @@ def _collector_paused(importing: bool):
     default compare made 6, in the import and as its steps were traced: 0.6 s of
     collecting, 0.05 s now (README, "Speed"). It changes when garbage is freed, never a
     number."""
-    if not importing:
+    if not importing or not gc.isenabled():
         yield
         return
     gc.disable()
