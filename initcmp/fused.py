@@ -83,7 +83,8 @@ def stack(cfg: Config, members: list, dataset) -> StackedRuns:
     of one shape in turn, so share one traced and compiled program, the same bits (XLA
     keeps every program it ran until the process ends; tests/test_fused.py)."""
     last = _LAST[0]
-    if last is None or last.shape != (fusible_key(cfg), len(members), id(dataset)):
+    shape = (fusible_key(cfg), len(members))
+    if last is None or last.shape != shape or last.dataset is not dataset:
         if last is not None:
             _LAST[0] = last = None  # the last one goes before the next is built
             gc.collect()
@@ -100,8 +101,7 @@ class StackedRuns:
         import tensorflow as tf
 
         self.k = len(members)  # the runs
-        self.dataset = dataset  # held, so that its id in `shape` stays its own
-        self.shape = (fusible_key(cfg), self.k, id(dataset))  # `stack` reuses it by this
+        self.shape, self.dataset = (fusible_key(cfg), self.k), dataset  # what `stack` reuses
         # A lone run with a curved activation trains beside a twin of itself (see above).
         self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
         self._slots = self.k + self.twin  # the stack's leading dimension

@@ -1,9 +1,9 @@
 """The math of a stack that must give the same bits for any number of runs (fused.py):
 a Dense layer whose bias gradient is an ordered sum, the softmax cross-entropy with its
 sum over classes ordered too, `ordered_sum` itself (a sum over a static axis as a tree
-of elementwise adds, one order whatever the stack's size), and `exact_sums`, the host's
-sums of an evaluation's per-example numbers, and `stacked`, the runs' values of a
-variable as one array.
+of elementwise adds, one order whatever the stack's size), `exact_sums`, the host's sums
+of an evaluation's per-example numbers, and `stacked`, the runs' values of a variable as
+one array.
 """
 
 from __future__ import annotations
