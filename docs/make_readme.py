@@ -101,7 +101,8 @@ def theory(args: list[str], figure: str):
                             ("weight_variance", "bias_variance", "q_star", "chi_1", "c_star",
                              "chi_c", "xi_c", "xi_q"))  # fmt: skip
         return (
-            f"`{command(['theory', *args, *plot])}` ({seconds:.1f} s): {numbers}; phase "
+            f"`{command(['theory', *args, *plot])}` ({seconds:.1f} s on {machine()}): {numbers}; "
+            f"phase "
             f"{r['phase']}"
             + (f"; critical σ_w² = {_number(critical)}" if critical else "")
             + f". {r['meaning'][0].upper()}{r['meaning'][1:]}.\n"

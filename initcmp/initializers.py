@@ -11,6 +11,9 @@ Formulas use the papers' definitions, for a Dense kernel of shape (fan_in, fan_o
 Glorot & Bengio (2010): Var = 2 / (fan_in + fan_out). He et al. (2015): Var = 2 / fan_in.
 (The notebook's notes give He as 4 / (fan_in + fan_out), true only when fan_in = fan_out.)
 
+`orthogonal` (and `lsuv`'s start) is Keras' Orthogonal with its QR done by
+orthogonal.py, the same bits on every machine (Keras' float32 QR is not).
+
 `glorot`, `glorot_normal` and `orthogonal` take a `gain` (a number, or an activation's
 name from GAINS), `he` and `he_normal` a `mode`. `lsuv` is data-dependent: the registry
 builds its orthogonal start, and lsuv.py rescales it on a batch before training.
@@ -26,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from initcmp import orthogonal
 from initcmp.errors import ConfigError
 
 # Keras' truncated normals cut at two standard deviations, which shrinks the std by this
@@ -168,7 +172,7 @@ _SPECS = [
         "gain x a random orthogonal matrix; std = gain / sqrt(max(fan_in, fan_out))",
         "Saxe et al. (2014), Exact solutions to the nonlinear dynamics of learning "
         "in deep linear neural networks",
-        lambda p, s: _keras().Orthogonal(gain=gain(p["gain"]), seed=s),
+        lambda p, s: orthogonal.initializer(gain(p["gain"]), s),
         lambda p, fi, fo: gain(p["gain"]) / math.sqrt(max(fi, fo)),
         {"gain": _GAIN},
     ),
@@ -177,7 +181,7 @@ _SPECS = [
         "orthogonal, then each layer in order scaled until its output variance "
         "on a batch of training images is 1 (within tol, at most max_iter times)",
         "Mishkin & Matas (2016), All you need is a good init, arXiv:1511.06422",
-        lambda p, s: _keras().Orthogonal(gain=1.0, seed=s),
+        lambda p, s: orthogonal.initializer(1.0, s),
         lambda p, fi, fo: None,  # data-dependent: no formula
         {
             "tol": Param(0.1, {"gt": 0}),

@@ -7,8 +7,10 @@ is 1 within `tol` (at most `max_iter` rescalings per layer). "Output" is the Den
 layer's output before its activation, as a Linear module's output in the usual
 implementations; the logits layer is scaled too, as in the paper.
 
-Deterministic for a seed: the batch is the first `batch` images of the run's first epoch
-(batches.first_rows) and the orthogonal start is seeded per layer. It runs once, before the
+Deterministic for a seed, and the same bits on every machine: the batch is the first
+`batch` images of the run's first epoch (batches.first_rows), the orthogonal start is
+seeded per layer and computed in a fixed order (orthogonal.py), and so are the layer
+outputs whose variance sets each divisor (`_pre_activation64`). It runs once, before the
 first step; a resumed run restores the rescaled weights from its checkpoint.
 """
 
@@ -32,7 +34,7 @@ def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
     params = cfg.init.params
     x, _ = batches.first_rows(dataset, cfg.seed, params["batch"])
     layers = models.dense_layers(model)
-    h = tf.cast(models.flat_images(x), tf.float64)
+    h = x.reshape(len(x), -1).astype(np.float64)
     activation = keras.activations.get(cfg.model.activation)
     log = []
     for i, layer in enumerate(layers):
@@ -58,7 +60,7 @@ def apply(model, cfg: Config, dataset: Dataset) -> list[dict]:
                 "variance": variance,
             }
         )
-        h = pre if i == len(layers) - 1 else activation(pre)
+        h = pre if i == len(layers) - 1 else np.asarray(activation(tf.constant(pre)))
     return log
 
 
@@ -72,18 +74,23 @@ def summary(log: list[dict]) -> str:
     )
 
 
-def _pre_activation64(layer, h):
+def _pre_activation64(layer, h: np.ndarray) -> np.ndarray:
     """The layer's output before its activation, computed in float64 from its float32
-    weights. Not the model's own float32 arithmetic, on purpose: float32 matmul kernels
-    differ between CPUs and libraries (oneDNN or Eigen, AVX2 or AVX-512 sum in different
-    orders), and the last bits of a variance, through 20 layers of SGD, move a run by
-    points of accuracy. In float64 those differences stay far below what the float32
-    divisor `sqrt(variance)` can resolve, so the rescaled kernels are the same bits on
-    every machine (tests/test_lsuv.py runs LSUV with oneDNN on and off)."""
-    import tensorflow as tf
+    weights, in one fixed order: the products of input k are added for k = 0, 1, ...
 
-    return tf.matmul(h, tf.cast(layer.kernel, tf.float64)) + tf.cast(layer.bias, tf.float64)
+    Not the model's own float32 arithmetic, nor any library's matmul, on purpose: matmul
+    kernels block their sums by the CPU's cache sizes and vector width (oneDNN or Eigen,
+    AVX2 or AVX-512, a 32 or 48 KiB L1), so their last bits differ between machines, and
+    through 20 layers of SGD a rescaled kernel's last bit moves a run by points of
+    accuracy. Elementwise float64 operations are correctly rounded on every machine, so
+    this sum, and the variance and the float32 divisor taken from it, are the same bits
+    everywhere (tests/test_lsuv.py, tests/test_fingerprint.py)."""
+    kernel = layer.kernel.numpy().astype(np.float64)
+    out = np.zeros((h.shape[0], kernel.shape[1]))
+    for h_k, w_k in zip(np.ascontiguousarray(h.T), kernel):
+        out += np.multiply.outer(h_k, w_k)
+    return out + layer.bias.numpy().astype(np.float64)
 
 
-def _variance(tensor) -> float:
-    return float(np.var(tensor.numpy()))
+def _variance(pre: np.ndarray) -> float:
+    return float(np.var(pre))
