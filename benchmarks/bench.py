@@ -31,8 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from initcmp import config_load, data, fused, models, runtime
-from initcmp.config import DataConfig
+from initcmp.config import resolve
+from initcmp.data import sources
+from initcmp.engine import fused
+from initcmp.engine import models
+from initcmp.engine import runtime
+from initcmp.config.schema import DataConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -67,8 +71,8 @@ def stack_of(k: int, mnist, timed=True):
     the large one (5 inits x 5 seeds), as one stack."""
     inits = ("random", "glorot", "he") if k <= 9 else LARGE_INITS
     seeds = range(3 if k <= 9 else 5)
-    cfg = config_load.load()
-    cfgs = [config_load.for_run(cfg, init, seed) for init in inits for seed in seeds][:k]
+    cfg = resolve.load()
+    cfgs = [resolve.for_run(cfg, init, seed) for init in inits for seed in seeds][:k]
     members = []
     for cfg in cfgs:
         model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
@@ -79,7 +83,7 @@ def stack_of(k: int, mnist, timed=True):
     if not timed:
         return stack
     rng = np.random.default_rng(0)
-    size = fused.BLOCK_STEPS  # STEPS steps in blocks of it, as train.py calls the stack
+    size = fused.BLOCK_STEPS  # STEPS steps in blocks of it, as engine/train.py calls the stack
     lengths = [min(size, STEPS - a) for a in range(0, STEPS, size)]
     blocks = [
         (rng.integers(0, 60000, (size, k, 128)).astype(np.int32), np.full(size, 128, np.int32), n)
@@ -151,7 +155,7 @@ def keras_fit(mnist):
     import keras
 
     keras.utils.set_random_seed(0)  # fit shuffles; op determinism wants a seed
-    cfg = config_load.load()
+    cfg = resolve.load()
     model = models.build_model(cfg)
     model.compile(
         optimizer=models.build_optimizer(cfg),
@@ -172,7 +176,7 @@ def keras_fit(mnist):
 def notebook_loop(mnist, tf, steps=40):
     """The notebook's loop, eager: step, then train loss/accuracy on the same batch and
     the whole test set, after every step. Seconds per step."""
-    cfg = config_load.load()
+    cfg = resolve.load()
     model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
     x_test = tf.constant(mnist.x_test.astype(np.float32) / 255.0)
     y_test = tf.one_hot(mnist.y_test, 10)
@@ -227,16 +231,18 @@ def torch_process() -> tuple[float, float] | None:
 CHILD = """
 import os, sys, time
 start = float(sys.argv[1])
-from initcmp import config_load, data, train
-from initcmp.config import DataConfig
-from initcmp.progress import Reporter
+from initcmp.config import resolve
+from initcmp.data import sources
+from initcmp.engine import train
+from initcmp.config.schema import DataConfig
+from initcmp.engine.reporter import Reporter
 class First(Reporter):
     def progress(self, step, metrics):
         print(time.time() - start, flush=True)
         os._exit(0)
-cfg = config_load.load(None, [config_load.Override("init.name", "he", "--init"),
-                              config_load.parse_set("log.every_steps=1")])
-train.run(cfg, data.load(DataConfig()), checkpoint_root=sys.argv[2], log_root=sys.argv[2],
+cfg = resolve.load(None, [resolve.Override("init.name", "he", "--init"),
+                              resolve.parse_set("log.every_steps=1")])
+train.run(cfg, sources.load(DataConfig()), checkpoint_root=sys.argv[2], log_root=sys.argv[2],
           reporter=First())
 """
 
@@ -308,7 +314,7 @@ def cpu_name() -> str:
 
 def main() -> None:
     tf = runtime.tensorflow()
-    mnist = data.load(DataConfig())
+    mnist = sources.load(DataConfig())
     print("benchmarking; this takes about five minutes", file=sys.stderr)
     steps = {}  # "one": the step, "mm_one": its matmuls, "up_one": its update; per stack
     for name, k in STACKS:

@@ -18,7 +18,11 @@ import time
 
 START = time.perf_counter()
 
-from initcmp import checkpoints, cli, fused, runs, runtime  # noqa: E402 - timed from START
+from initcmp.engine import checkpoints  # noqa: E402
+from initcmp.cli import main as cli_main  # noqa: E402
+from initcmp.engine import fused  # noqa: E402
+from initcmp.engine import run_state  # noqa: E402
+from initcmp.engine import runtime  # noqa: E402 - these are timed from START
 
 seconds: dict[str, float] = collections.defaultdict(float)
 FIRST = "first call of training steps (trace, compile or load; its first block)"
@@ -43,12 +47,12 @@ def main() -> None:
     start = time.perf_counter()
     runtime.tensorflow()
     seconds["import TensorFlow"] = time.perf_counter() - start
-    timed(runs.Run, "__init__", "open runs (models, checkpoint state, writers)")
+    timed(run_state.Run, "__init__", "open runs (models, checkpoint state, writers)")
     timed(fused.StackedRuns, "evaluate", "evaluate (10,000 test images per run)")
     timed(checkpoints.RunState, "save", "checkpoints")
     timed(fused.StackedRuns, "store", "checkpoints")
-    timed(runs.Run, "log_train", "TensorBoard train scalars")
-    timed(cli, "_report", "table, files and plot")
+    timed(run_state.Run, "log_train", "TensorBoard train scalars")
+    timed(cli_main, "_report", "table, files and plot")
 
     build = fused.StackedRuns.__init__
 
@@ -71,7 +75,7 @@ def main() -> None:
 
     sys.argv = ["initcmp", "compare", *sys.argv[1:]]
     try:
-        cli.main(standalone_mode=False)
+        main.main(standalone_mode=False)
     finally:
         total = time.perf_counter() - START
         seconds["other"] = total - sum(seconds.values())

@@ -1,3 +1,3 @@
-from initcmp.cli import entry
+from initcmp.cli.main import entry
 
 entry()

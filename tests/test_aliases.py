@@ -9,7 +9,9 @@ import json
 
 import pytest
 
-from initcmp import config, init_names, initializers
+from initcmp.config import schema
+from initcmp.inits import aliases
+from initcmp.inits import registry
 from initcmp.errors import ConfigError
 from helpers import SYNTHETIC_ARGS, load_config, run_cli
 
@@ -40,7 +42,7 @@ fast = pytest.mark.fast  # all but the test that trains a run
 )
 @fast
 def test_an_alias_resolves_to_the_registry_name(typed, canonical):
-    assert init_names.resolve(typed) == canonical
+    assert aliases.resolve(typed) == canonical
     assert load_config(init=typed).init.name == canonical
     assert load_config(overrides=(f"compare.inits=[{typed}]",)).compare.inits == (canonical,)
 
@@ -50,7 +52,7 @@ def test_the_run_folder_and_records_use_the_registry_name():
     cfg = load_config(init="Xavier", seed=2)
     assert cfg.run_name == "glorot-s2"
     assert cfg == load_config(init="glorot", seed=2)
-    assert "name: glorot\n" in config.dump_yaml(cfg)
+    assert "name: glorot\n" in schema.dump_yaml(cfg)
 
 
 @fast
@@ -105,9 +107,7 @@ def test_an_unknown_name_suggests_the_nearest(typed, nearest):
 
 @fast
 def test_inits_all_is_every_initializer_and_duplicates_are_one_run():
-    assert load_config(overrides=("compare.inits=[all]",)).compare.inits == tuple(
-        initializers.REGISTRY
-    )
+    assert load_config(overrides=("compare.inits=[all]",)).compare.inits == tuple(registry.REGISTRY)
     result = run_cli("config", "--inits", "xavier,glorot,HE", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["compare"]["inits"] == ["glorot", "he"]
@@ -121,7 +121,7 @@ def test_the_command_line_accepts_aliases_and_all(tmp_path, monkeypatch):
     again = run_cli("train", "--init", "glorot", *SYNTHETIC_ARGS, "--json")
     assert json.loads(again.stdout)["resumed_from_step"] == 24  # the same run, finished
     every = run_cli("config", "--inits", "all", "--json")
-    assert json.loads(every.stdout)["compare"]["inits"] == list(initializers.REGISTRY)
+    assert json.loads(every.stdout)["compare"]["inits"] == list(registry.REGISTRY)
 
 
 @fast
@@ -137,8 +137,8 @@ def test_inits_lists_the_aliases():
 @fast
 def test_every_alias_is_unambiguous():
     seen = {}
-    for spec in initializers.REGISTRY.values():
+    for spec in registry.REGISTRY.values():
         for name in (spec.name, *spec.aliases):
-            assert init_names.resolve(name) == spec.name
+            assert aliases.resolve(name) == spec.name
             key = name.lower().replace("_", "")
             assert seen.setdefault(key, spec.name) == spec.name, name

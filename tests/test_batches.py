@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from initcmp import batches, data
+from initcmp.engine import batches
+from initcmp.data import sources
 
 pytestmark = pytest.mark.fast
 
@@ -42,7 +43,7 @@ def test_scale_pixels_same_bits_in_tensorflow():
 
 
 def test_first_rows():
-    tiny_syn = data.synthetic(n_train=300, n_test=10)
+    tiny_syn = sources.synthetic(n_train=300, n_test=10)
     x, y = batches.first_rows(tiny_syn, seed=3, n=50)
     rows = batches.epoch_order(300, 3, 0)[:50]
     assert x.dtype == np.float32 and x.shape == (50, 28, 28)

@@ -8,7 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from initcmp import compare, config, config_load, data, initializers, models, train
+from initcmp.experiments import compare
+from initcmp.config import schema
+from initcmp.config import resolve
+from initcmp.data import sources
+from initcmp.inits import registry
+from initcmp.engine import models
+from initcmp.engine import train
 from initcmp.errors import CheckpointError, ConfigError
 from helpers import (
     SYNTHETIC,
@@ -37,36 +43,36 @@ def write(tmp_path, text, name="c.yaml"):
 def test_the_default_is_zero_and_left_out_of_the_written_config():
     cfg = load_config()
     assert cfg.init.bias_variance == 0.0
-    assert "bias_variance" not in config.to_dict(cfg)["init"]
+    assert "bias_variance" not in schema.to_dict(cfg)["init"]
     zero = load_config(overrides=("init.bias_variance=0",))
-    assert zero == cfg and config.dump_yaml(zero) == config.dump_yaml(cfg)
-    assert config.run_identity(zero) == config.run_identity(cfg)
+    assert zero == cfg and schema.dump_yaml(zero) == schema.dump_yaml(cfg)
+    assert schema.run_identity(zero) == schema.run_identity(cfg)
 
 
 @fast
-@pytest.mark.parametrize("init", list(initializers.REGISTRY))
+@pytest.mark.parametrize("init", list(registry.REGISTRY))
 def test_every_initializer_takes_it(init):
     cfg = load_config(init=init, overrides=("init.bias_variance=0.05",))
     assert cfg.init.name == init and cfg.init.bias_variance == 0.05
-    assert dict(cfg.init.params) == initializers.default_params(init)
+    assert dict(cfg.init.params) == registry.default_params(init)
 
 
 @fast
 def test_its_yaml_form_round_trips(tmp_path):
     cfg = load_config(write(tmp_path, "init: {name: he, mode: fan_in, bias_variance: 0.05}\n"))
-    assert config.to_dict(cfg)["init"] == {"name": "he", "mode": "fan_in", "bias_variance": 0.05}
-    text = config.dump_yaml(cfg)
+    assert schema.to_dict(cfg)["init"] == {"name": "he", "mode": "fan_in", "bias_variance": 0.05}
+    text = schema.dump_yaml(cfg)
     assert "bias_variance: 0.05\n" in text
     assert load_config(write(tmp_path, text, "again.yaml")) == cfg
-    assert config_load.from_dict(config.to_dict(cfg)) == cfg
+    assert resolve.from_dict(schema.to_dict(cfg)) == cfg
     # an integer is a number: read as a float
     assert load_config(overrides=("init.bias_variance=1",)).init.bias_variance == 1.0
 
 
 @fast
 def test_it_is_part_of_the_runs_identity():
-    base = config.run_identity(load_config())
-    biased = config.run_identity(load_config(overrides=("init.bias_variance=0.05",)))
+    base = schema.run_identity(load_config())
+    biased = schema.run_identity(load_config(overrides=("init.bias_variance=0.05",)))
     assert biased != base and biased["init.bias_variance"] == 0.05
 
 
@@ -149,8 +155,8 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, monkeypa
 @fast
 def test_inits_says_every_initializer_takes_it():
     lines = run_cli("inits").stdout.splitlines()
-    assert [line for line in lines if "bias_variance" in line] == [initializers.BIASES]
-    assert "default 0: zero biases" in initializers.BIASES
+    assert [line for line in lines if "bias_variance" in line] == [registry.BIASES]
+    assert "default 0: zero biases" in registry.BIASES
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -159,7 +165,7 @@ def test_inits_says_every_initializer_takes_it():
 @fast
 def test_bias_seeds_are_apart_from_the_kernels_and_from_each_other():
     seeds = [(s, layer) for s in range(20) for layer in range(6)]
-    kernels = {initializers.layer_seed(s, layer) for s, layer in seeds}
+    kernels = {registry.layer_seed(s, layer) for s, layer in seeds}
     biases = {models.bias_seed(s, layer) for s, layer in seeds}
     assert len(biases) == len(seeds) and not kernels & biases
 
@@ -211,7 +217,7 @@ def test_default_compare_has_the_same_bits_with_bias_variance_absent_and_zero(tm
         cfg = load_config(overrides=SYNTHETIC + extra)
         compare.run(
             cfg,
-            data.synthetic,
+            sources.synthetic,
             checkpoint_root=tmp_path / folder / "ck",
             log_root=tmp_path / folder / "logs",
         )

@@ -189,7 +189,7 @@ def test_inspect_plot_to_an_unwritable_place_is_one_line(cli, tmp_path):
 
 
 def commands() -> dict:
-    from initcmp.cli import main
+    from initcmp.cli.main import main
 
     return main.commands
 
@@ -197,7 +197,7 @@ def commands() -> dict:
 def test_top_level_help_shows_every_command_whole():
     from click.testing import CliRunner
 
-    from initcmp.cli import main
+    from initcmp.cli.main import main
 
     for width in (60, 80, 120):
         text = CliRunner().invoke(main, ["--help"], terminal_width=width).stdout
@@ -222,7 +222,7 @@ def test_each_commands_help_has_examples_and_defaults(cli, name):
 
 
 def test_train_names_the_initializer_it_trains_without_init(cli):
-    from initcmp.config import Config
+    from initcmp.config.schema import Config
 
     help_text = " ".join(cli("train", "--help").stdout.split())
     assert f"built-in default {Config().init.name}" in help_text
@@ -269,19 +269,19 @@ def os_exit(monkeypatch):
 def test_the_command_ends_without_teardown_once_tensorflow_is_loaded(
     monkeypatch, os_exit, argv, code
 ):
-    """cli._quick_exit: the atexit handlers run, then os._exit with the command's code."""
-    from initcmp import cli
+    """main._quick_exit: the atexit handlers run, then os._exit with the command's code."""
+    from initcmp.cli import main
 
     monkeypatch.setattr("sys.argv", ["initcmp", *argv])
     with pytest.raises(SystemExit):
-        cli.entry()  # os._exit is recorded, so the SystemExit goes on
+        main.entry()  # os._exit is recorded, so the SystemExit goes on
     assert os_exit == ["atexit", code]
 
 
 def test_the_command_exits_normally_while_another_thread_runs(monkeypatch, os_exit):
     import threading
 
-    from initcmp import cli
+    from initcmp.cli import main
 
     release = threading.Event()
     worker = threading.Thread(target=release.wait)
@@ -289,7 +289,7 @@ def test_the_command_exits_normally_while_another_thread_runs(monkeypatch, os_ex
     try:
         monkeypatch.setattr("sys.argv", ["initcmp", "inits"])
         with pytest.raises(SystemExit):
-            cli.entry()
+            main.entry()
     finally:
         release.set()
         worker.join()

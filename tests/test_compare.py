@@ -5,10 +5,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from initcmp import compare, config_load, data, train
-from initcmp.progress import Reporter
-from initcmp.cli import main
-from initcmp.records import RunPaths
+from initcmp.experiments import compare
+from initcmp.config import resolve
+from initcmp.data import sources
+from initcmp.engine import train
+from initcmp.engine.reporter import Reporter
+from initcmp.cli.main import main
+from initcmp.store.records import RunPaths
 from helpers import SYNTHETIC, SYNTHETIC_ARGS, load_config
 
 
@@ -31,7 +34,9 @@ def small(*extra):
 
 
 def run_compare(tmp, cfg, **kw):
-    return compare.run(cfg, data.synthetic, checkpoint_root=tmp / "ck", log_root=tmp / "logs", **kw)
+    return compare.run(
+        cfg, sources.synthetic, checkpoint_root=tmp / "ck", log_root=tmp / "logs", **kw
+    )
 
 
 def test_plan_is_every_init_for_every_seed_and_paired():
@@ -58,7 +63,7 @@ def test_runs_are_the_same_as_train_and_finished_runs_are_skipped(tmp_path, syn)
     results = run_compare(tmp_path, cfg, reporter=first)
     assert [name for name, _ in first.trained] == ["glorot-s0", "glorot-s1", "he-s0", "he-s1"]
     alone = train.run(
-        config_load.for_run(cfg, "he", 1),
+        resolve.for_run(cfg, "he", 1),
         syn,
         checkpoint_root=tmp_path / "alone",
         log_root=tmp_path / "alone",
@@ -213,7 +218,7 @@ def test_the_plan_is_the_same_runs_as_for_run_makes(tmp_path):
     cfg = load_config(
         init="random", overrides=SYNTHETIC + ("compare.inits=[random, lsuv]", "init.stddev=0.5")
     )
-    slow = [config_load.for_run(cfg, i, s) for i in cfg.compare.inits for s in cfg.compare.seeds]
+    slow = [resolve.for_run(cfg, i, s) for i in cfg.compare.inits for s in cfg.compare.seeds]
     assert compare.plan(cfg) == slow
 
 
@@ -305,11 +310,11 @@ def test_compare_says_at_once_how_many_runs_then_how_many_to_train_and_the_eta(t
 
     from rich.console import Console
 
-    from initcmp.progress import ConsoleReporter
+    from initcmp.report.progress import ConsoleReporter
 
     cfg = load_config(overrides=SYNTHETIC + ("compare.inits=[he]", "compare.seeds=[0, 1, 2]"))
     train.run(
-        config_load.for_run(cfg, "he", 1),
+        resolve.for_run(cfg, "he", 1),
         syn,
         checkpoint_root=tmp_path / "ck",
         log_root=tmp_path / "logs",

@@ -10,7 +10,8 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from initcmp import config, config_load
+from initcmp.config import schema
+from initcmp.config import resolve
 from initcmp.errors import ConfigError
 from helpers import load_config, run_cli
 
@@ -161,7 +162,7 @@ def test_defaults_are_the_notebook_experiment():
     assert cfg.compare.seeds == (0, 1, 2)
     assert cfg.data.name == "mnist"
     assert cfg.data.path is None and cfg.data.train_limit is None
-    assert cfg == config.Config()
+    assert cfg == schema.Config()
 
 
 def test_repo_config_equals_the_defaults():
@@ -312,7 +313,7 @@ def test_file_init_switch_drops_default_params(tmp_path):
 
 
 def test_init_string_shorthand(tmp_path):
-    assert load_config(write(tmp_path, "init: he\n")).init == config.InitConfig(
+    assert load_config(write(tmp_path, "init: he\n")).init == schema.InitConfig(
         "he", {"mode": "fan_in"}
     )
     cfg = load_config(write(tmp_path, "init: random\n", "random.yaml"))
@@ -333,7 +334,7 @@ def test_section_not_mapping_with_epochs_flag():
 def test_random_params_are_explicit():
     cfg = load_config(init="random")
     assert dict(cfg.init.params) == {"mean": 0.0, "stddev": 1.0}
-    assert config.to_dict(cfg)["init"] == {"name": "random", "mean": 0.0, "stddev": 1.0}
+    assert schema.to_dict(cfg)["init"] == {"name": "random", "mean": 0.0, "stddev": 1.0}
 
 
 def test_init_params_are_read_only():
@@ -396,8 +397,8 @@ def test_params_given_with_a_new_name_apply_to_it(he_fan_out):
 
 def test_for_run_follows_the_same_rules():
     cfg = load_config(init="random", overrides=("init.stddev=0.5",))
-    assert dict(config_load.for_run(cfg, "random", 3).init.params)["stddev"] == 0.5
-    other = config_load.for_run(cfg, "truncated_normal", 3)
+    assert dict(resolve.for_run(cfg, "random", 3).init.params)["stddev"] == 0.5
+    other = resolve.for_run(cfg, "truncated_normal", 3)
     assert dict(other.init.params) == {"mean": 0.0, "stddev": 0.05} and other.seed == 3
 
 
@@ -436,10 +437,10 @@ def test_a_bad_inits_flag_names_inits_not_set():
 
 def test_flags_become_overrides_of_their_keys(monkeypatch):
     seen = []
-    monkeypatch.setattr(config_load, "load", lambda path, overrides: seen.extend(overrides))
-    from initcmp import cli_options
+    monkeypatch.setattr(resolve, "load", lambda path, overrides: seen.extend(overrides))
+    from initcmp.cli import options
 
-    cli_options.load_config(
+    options.load_config(
         None,
         {
             "--inits": ["he"],
@@ -453,18 +454,18 @@ def test_flags_become_overrides_of_their_keys(monkeypatch):
         ("seed=4",),
     )  # None: a flag not given
     assert seen == [
-        config_load.Override("compare.inits", ["he"], "--inits"),
-        config_load.Override("compare.seeds", [0, 1], "--seeds"),
-        config_load.Override("compare.executor", "ray", "--executor"),
-        config_load.Override("ray.address", "h:1", "--address"),
-        config_load.Override("init.name", "he", "--init"),
-        config_load.Override("seed", 3, "--seed"),
-        config_load.Override("seed", 4, "--set seed"),
+        resolve.Override("compare.inits", ["he"], "--inits"),
+        resolve.Override("compare.seeds", [0, 1], "--seeds"),
+        resolve.Override("compare.executor", "ray", "--executor"),
+        resolve.Override("ray.address", "h:1", "--address"),
+        resolve.Override("init.name", "he", "--init"),
+        resolve.Override("seed", 3, "--seed"),
+        resolve.Override("seed", 4, "--set seed"),
     ]
 
 
 def test_parse_set_is_an_override_named_after_its_key():
-    assert config_load.parse_set(" model.hidden = [8, 8]") == config_load.Override(
+    assert resolve.parse_set(" model.hidden = [8, 8]") == resolve.Override(
         "model.hidden", [8, 8], "--set model.hidden"
     )
 
@@ -497,9 +498,9 @@ def test_a_file_section_that_is_no_mapping_is_the_files_fault():
 
 def test_from_dict_names_its_source_for_every_key():
     with pytest.raises(ConfigError, match=r"^run/config.yaml: 'train.epochs' must be at"):
-        config_load.from_dict({"train": {"epochs": 0}}, source="run/config.yaml")
+        resolve.from_dict({"train": {"epochs": 0}}, source="run/config.yaml")
     with pytest.raises(ConfigError, match=r"^--x: 'train.epochs' must be at"):
-        config_load.from_dict({"train": {"epochs": 0}}, "file", {"train.epochs": "--x"})
+        resolve.from_dict({"train": {"epochs": 0}}, "file", {"train.epochs": "--x"})
 
 
 def test_importing_config_load_does_not_import_tensorflow():
@@ -507,7 +508,7 @@ def test_importing_config_load_does_not_import_tensorflow():
     import sys
 
     code = (
-        "import sys, initcmp.config_load, initcmp.cli; "
+        "import sys, initcmp.config.resolve, initcmp.cli.main; "
         "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
     )
     out = subprocess.run(
@@ -516,19 +517,19 @@ def test_importing_config_load_does_not_import_tensorflow():
     assert out == "[]"
 
 
-def test_config_does_not_import_config_load():
-    """No import circle: config.py (what a config is) never imports config_load.py (how
-    one is made), not even inside a function."""
+def test_the_schema_does_not_import_resolve():
+    """No import circle: config/schema.py (what a config is) never imports
+    config/resolve.py (how one is made), not even inside a function."""
     import ast
 
-    tree = ast.parse((REPO_ROOT / "initcmp" / "config.py").read_text())
+    tree = ast.parse((REPO_ROOT / "initcmp" / "config" / "schema.py").read_text())
     imported = [
         f"{getattr(node, 'module', None)}.{alias.name}"
         for node in ast.walk(tree)
         if isinstance(node, (ast.Import, ast.ImportFrom))
         for alias in node.names
     ]
-    assert "initcmp.config" not in " ".join(imported), imported
+    assert "resolve" not in " ".join(imported), imported
 
 
 # --- writing and reading back ----------------------------------------------------------
@@ -554,30 +555,30 @@ ROUND_TRIP = [
 @pytest.mark.parametrize("overrides", ROUND_TRIP)
 def test_round_trip_dict(overrides):
     cfg = load_config(overrides=overrides)
-    assert config_load.from_dict(config.to_dict(cfg)) == cfg
+    assert resolve.from_dict(schema.to_dict(cfg)) == cfg
 
 
 @pytest.mark.parametrize("overrides", ROUND_TRIP)
 def test_round_trip_yaml(overrides, tmp_path):
     cfg = load_config(overrides=overrides)
-    text = config.dump_yaml(cfg)
-    assert config_load.from_dict(yaml.safe_load(text)) == cfg
+    text = schema.dump_yaml(cfg)
+    assert resolve.from_dict(yaml.safe_load(text)) == cfg
     assert load_config(write(tmp_path, text)) == cfg
 
 
 def test_to_dict_is_plain():
-    raw = config.to_dict(load_config(init="random"))
+    raw = schema.to_dict(load_config(init="random"))
     assert raw["model"]["hidden"] == [256, 256] and type(raw["model"]["hidden"]) is list
     assert type(raw["init"]) is dict
     assert json.loads(json.dumps(raw)) == raw
 
 
 def test_run_identity():
-    base = config.run_identity(load_config())
-    assert base != config.run_identity(load_config(overrides=("model.hidden=[128]",)))
-    assert base != config.run_identity(load_config(seed=1))
-    assert base != config.run_identity(load_config(init="glorot"))
-    assert config.run_identity(load_config(init="random")) != config.run_identity(
+    base = schema.run_identity(load_config())
+    assert base != schema.run_identity(load_config(overrides=("model.hidden=[128]",)))
+    assert base != schema.run_identity(load_config(seed=1))
+    assert base != schema.run_identity(load_config(init="glorot"))
+    assert schema.run_identity(load_config(init="random")) != schema.run_identity(
         load_config(init="random", overrides=("init.stddev=0.5",))
     )
     for same in (
@@ -592,7 +593,7 @@ def test_run_identity():
             )
         ),
     ):
-        assert config.run_identity(same) == base
+        assert schema.run_identity(same) == base
     assert base["model.hidden"] == [256, 256]
     assert "train.epochs" not in base
 

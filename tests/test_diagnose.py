@@ -1,5 +1,5 @@
-"""`initcmp inspect` (diagnose.py) and LSUV (lsuv.py), on the synthetic set: the physics
-of initialization measured, not asserted by hand. Depth 20, ReLU: He keeps the signal's
+"""`initcmp inspect` (analysis/diagnose.py) and LSUV (engine/lsuv.py), on the synthetic set: the
+physics of initialization measured, not asserted by hand. Depth 20, ReLU: He keeps the signal's
 size, Glorot halves its variance at every layer, N(0, 1) multiplies it by fan_in / 2."""
 
 from __future__ import annotations
@@ -10,18 +10,16 @@ import math
 import numpy as np
 import pytest
 
-from initcmp import (
-    batches,
-    data,
-    diagnose,
-    initializers,
-    lsuv,
-    measure,
-    models,
-    plots,
-    runtime,
-    train,
-)
+from initcmp.engine import batches
+from initcmp.data import sources
+from initcmp.analysis import diagnose
+from initcmp.inits import registry
+from initcmp.engine import lsuv
+from initcmp.engine import measure
+from initcmp.engine import models
+from initcmp.report import plots
+from initcmp.engine import runtime
+from initcmp.engine import train
 from helpers import synthetic_config
 
 DEEP = (
@@ -34,7 +32,7 @@ DEEP = (
 def small_syn():
     """A smaller synthetic set than conftest's `syn` (1000 training, 100 test images)."""
     runtime.tensorflow()
-    return data.synthetic(n_train=1000, n_test=100)
+    return sources.synthetic(n_train=1000, n_test=100)
 
 
 def act_stds(result):
@@ -113,7 +111,7 @@ def test_weight_std_matches_the_formula_for_every_initializer(small_syn):
         "he": ["init.mode=fan_out"],
         "orthogonal": ["init.gain=tanh"],
     }
-    for name in initializers.REGISTRY:
+    for name in registry.REGISTRY:
         if name in ("lsuv", "zeros"):
             continue
         cfg = synthetic_config(name, "model.hidden=[512, 256]", *extras.get(name, []))
@@ -133,17 +131,17 @@ def test_gain_and_mode_defaults_give_kerass_own_weights_bit_for_bit(small_syn):
         ("he", {"mode": "fan_in"}, keras.initializers.HeUniform),
         ("he_normal", {"mode": "fan_in"}, keras.initializers.HeNormal),
     ):
-        seed = initializers.layer_seed(0, 1)
-        ours = initializers.build(name, params, seed=0, layer=1)((300, 200))
+        seed = registry.layer_seed(0, 1)
+        ours = registry.build(name, params, seed=0, layer=1)((300, 200))
         assert np.array_equal(np.asarray(ours), np.asarray(own(seed=seed)((300, 200)))), name
 
 
 def test_gain_by_activation_name():
-    assert initializers.gain("sigmoid") == 4.0 and initializers.gain(2) == 2.0
-    assert initializers.expected_std("glorot", {"gain": "sigmoid"}, 100, 100) == pytest.approx(
+    assert registry.gain("sigmoid") == 4.0 and registry.gain(2) == 2.0
+    assert registry.expected_std("glorot", {"gain": "sigmoid"}, 100, 100) == pytest.approx(
         4 * math.sqrt(2 / 200)
     )
-    assert initializers.expected_std("he", {"mode": "fan_out"}, 100, 50) == pytest.approx(
+    assert registry.expected_std("he", {"mode": "fan_out"}, 100, 50) == pytest.approx(
         math.sqrt(2 / 50)
     )
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from initcmp import compare, data
+from initcmp.experiments import compare
+from initcmp.data import sources
 from helpers import SYNTHETIC_ARGS, finished_runs as records, load_config, run_cli_in as invoke
 
 SYN = [
@@ -62,7 +63,7 @@ def test_ray_executor_gives_the_local_numbers_and_leaves_nothing_running(
 
 
 def test_a_killed_task_is_retried_and_ends_with_the_same_numbers(tmp_path, local):
-    """Each attempt's worker kills itself (SIGKILL, initcmp/faults.py) at its 13th step:
+    """Each attempt's worker kills itself (SIGKILL, initcmp/engine/faults.py) at its 13th step:
     the first at step 13, the retry (resumed from the checkpoint at step 8) at step 21;
     the third attempt, from step 16, finishes. Ray retries; the numbers don't change."""
     import ray
@@ -87,7 +88,7 @@ def test_a_killed_task_is_retried_and_ends_with_the_same_numbers(tmp_path, local
         )
         compare.run(
             cfg,
-            data.synthetic,
+            sources.synthetic,
             checkpoint_root=tmp_path / "checkpoints",
             log_root=tmp_path / "logs",
         )
@@ -133,7 +134,8 @@ def test_without_ray_installed_it_is_one_line(tmp_path, monkeypatch):
 
 def test_ray_is_imported_only_when_asked_for():
     code = (
-        "import sys, initcmp.cli, initcmp.compare, initcmp.distributed, initcmp.train; "
+        "import sys, initcmp.cli.main, initcmp.experiments.compare, "
+        "initcmp.experiments.on_ray, initcmp.engine.train; "
         "print('ray' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -141,7 +143,7 @@ def test_ray_is_imported_only_when_asked_for():
 
 
 def test_a_killed_driver_is_rerun_and_finishes_with_the_same_numbers(tmp_path, local):
-    """The driver SIGKILLs itself after its first task's results (faults.py, point
+    """The driver SIGKILLs itself after its first task's results (engine/faults.py, point
     `task`); `ray stop` ends what the dead driver's instance left, as the README says;
     the same command then finishes the rest."""
     import os

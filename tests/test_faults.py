@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from initcmp import records
+from initcmp.store import records
 from initcmp.errors import CheckpointError
 from helpers import (
     SYNTHETIC,
@@ -70,7 +70,7 @@ def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from initcmp import records
+        from initcmp.store import records
         paths = records.RunPaths(Path({str(paths.checkpoints)!r}), Path({str(paths.logs)!r}))
         records.RunLock(paths).acquire()
         print("locked", flush=True)
@@ -96,7 +96,7 @@ def test_compare_trains_around_a_run_another_process_holds_then_waits_for_it(tmp
         f"""
         import time
         from pathlib import Path
-        from initcmp import records
+        from initcmp.store import records
         paths = records.RunPaths(Path({str(paths.checkpoints)!r}), Path({str(paths.logs)!r}))
         lock = records.RunLock(paths).acquire()
         print("held", flush=True)
@@ -117,8 +117,8 @@ def test_compare_trains_around_a_run_another_process_holds_then_waits_for_it(tmp
 
 # --- corrupted checkpoints ---------------------------------------------------------------
 
-from initcmp import train  # noqa: E402
-from initcmp.progress import Reporter  # noqa: E402
+from initcmp.engine import train  # noqa: E402
+from initcmp.engine.reporter import Reporter  # noqa: E402
 from initcmp.errors import Interrupted  # noqa: E402
 
 
@@ -244,7 +244,7 @@ def test_a_lost_state_file_loses_nothing_and_eval_falls_back_too(
     assert _run(tmp_path, syn, reporter)["weights_sha256"] == uninterrupted["weights_sha256"]
 
 
-# --- kill -9 at named points (initcmp/faults.py), then rerun ----------------------------
+# --- kill -9 at named points (initcmp/engine/faults.py), then rerun ----------------------------
 
 TRAIN = [
     "train",

@@ -1,4 +1,4 @@
-"""Atomic file replacement (files.py): whole files only, and modes that follow the umask."""
+"""Atomic file replacement (store/atomic.py): whole files only, and modes that follow the umask."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from initcmp import files
+from initcmp.store import atomic
 
 pytestmark = pytest.mark.fast
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.fast
 def test_a_replaced_file_has_the_mode_the_umask_gives(tmp_path, umask, mode):
     saved = os.umask(umask)
     try:
-        files.write_text(tmp_path / "result.json", "{}\n")
+        atomic.write_text(tmp_path / "result.json", "{}\n")
     finally:
         os.umask(saved)
     assert stat.S_IMODE((tmp_path / "result.json").stat().st_mode) == mode
@@ -26,7 +26,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("old\n")
     with pytest.raises(RuntimeError):
-        with files.replaced(path) as f:
+        with atomic.replaced(path) as f:
             f.write("half of the new")
             raise RuntimeError("killed mid-write")
     assert path.read_text() == "old\n"

@@ -24,7 +24,7 @@ from fingerprint import (
     mismatch,
     network_config,
 )
-from initcmp import initializers
+from initcmp.inits import registry
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,12 @@ REF = json.loads(REFERENCE.read_text())
 def test_the_reference_covers_every_initializer_and_network():
     assert set(REF["initial"]) == set(NETWORKS)
     for network, digests in REF["initial"].items():
-        assert set(digests) == set(initializers.REGISTRY), network
+        assert set(digests) == set(registry.REGISTRY), network
     assert len(REF["default_compare"]) == 9
 
 
 @pytest.mark.parametrize("network", list(NETWORKS))
-@pytest.mark.parametrize("init", list(initializers.REGISTRY))
+@pytest.mark.parametrize("init", list(registry.REGISTRY))
 def test_initial_weights_match_the_reference(init, network, mnist):
     got = initial_digest(network_config(network, init), mnist)
     want = REF["initial"][network][init]
@@ -57,7 +57,7 @@ def test_the_default_comparison_ends_on_the_reference_weights(tmp_path, mnist):
 def test_one_ulp_in_one_weight_fails_the_check(init, mnist, monkeypatch):
     """The check's sensitivity: the same initializer with one weight of its first kernel
     moved by one unit in the last place no longer matches the reference."""
-    spec = initializers.get(init)
+    spec = registry.get(init)
 
     def one_ulp_off(params, seed):
         keras_init = spec.build(params, seed)
@@ -69,6 +69,6 @@ def test_one_ulp_in_one_weight_fails_the_check(init, mnist, monkeypatch):
 
         return draw
 
-    monkeypatch.setitem(initializers.REGISTRY, init, dataclasses.replace(spec, build=one_ulp_off))
+    monkeypatch.setitem(registry.REGISTRY, init, dataclasses.replace(spec, build=one_ulp_off))
     got = initial_digest(network_config("default", init), mnist)
     assert got != REF["initial"]["default"][init]

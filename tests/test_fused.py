@@ -5,8 +5,11 @@ keep their own records, checkpoints, divergence and resume. Synthetic data throu
 import numpy as np
 import pytest
 
-from initcmp import batches, runtime, stack_ops, train
-from initcmp.progress import Reporter
+from initcmp.engine import batches
+from initcmp.engine import runtime
+from initcmp.engine import fused
+from initcmp.engine import train
+from initcmp.engine.reporter import Reporter
 from initcmp.errors import Interrupted
 from helpers import metrics_without_time, run_alone, same, synthetic_config
 
@@ -53,7 +56,7 @@ def test_a_block_of_steps_gives_the_bits_of_a_call_per_step(tmp_path, syn, monke
     """Blocks of up to 16 steps in one compiled call (an XLA while loop), against one
     call per step: the same weights and metrics, over 2 epochs (the block that ends an
     epoch is shorter, its last batch padded)."""
-    from initcmp import fused
+    from initcmp.engine import fused
 
     runs = cfgs("train.epochs=2", "log.every_steps=50", "eval.every_steps=null", *extra)
     blocks = many(tmp_path / "blocks", runs, syn)
@@ -110,7 +113,7 @@ def test_runs_one_by_one_share_one_stack_with_the_bits_of_a_new_one_each(
     """One by one, each run after the first trains in the stack of the one before it
     (fused.stack: its shape is theirs), and gives the bits it gives in a stack of its own;
     a lone tanh run trains beside its twin in both."""
-    from initcmp import fused
+    from initcmp.engine import fused
 
     built = []
     original = fused.StackedRuns.__init__
@@ -134,9 +137,9 @@ def test_runs_one_by_one_share_one_stack_with_the_bits_of_a_new_one_each(
 def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
     tf = runtime.tensorflow()
     x = np.random.default_rng(0).standard_normal((3, 37, 5)).astype(np.float32)
-    total = stack_ops.ordered_sum(tf.constant(x), axis=1).numpy()
+    total = fused.ordered_sum(tf.constant(x), axis=1).numpy()
     np.testing.assert_allclose(total, x.sum(axis=1), rtol=1e-5, atol=1e-5)
-    one = stack_ops.ordered_sum(tf.constant(x[:1]), axis=1).numpy()
+    one = fused.ordered_sum(tf.constant(x[:1]), axis=1).numpy()
     assert one.tobytes() == total[:1].tobytes()
 
 
@@ -145,7 +148,7 @@ def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
     "n, sizes", [(9, [9]), (16, [16]), (17, [9, 8]), (25, [13, 12]), (33, [11, 11, 11])]
 )
 def test_a_group_larger_than_a_stack_is_cut_into_equal_stacks(monkeypatch, n, sizes):
-    from initcmp import fused
+    from initcmp.engine import fused
 
     monkeypatch.setattr(fused, "MAX_RUNS", 16)
     stacks = fused.groups([(i % 2, i) for i in range(2 * n)], key=lambda item: item[0])
@@ -178,7 +181,8 @@ def test_an_evaluation_gives_the_same_bits_in_any_stack_and_any_call_size(syn, m
     images. (One wide first-layer matmul for all runs passed the default model's checks
     and failed this; float64 sums of each call's rows, added call after call, failed the
     N(0, 0.3²) runs: their sums were not exact, so the calls' sizes changed the last bit.)"""
-    from initcmp import fused, models
+    from initcmp.engine import fused
+    from initcmp.engine import models
 
     runtime.tensorflow()
     runs = [synthetic_config(init, *extra, seed=seed) for init, seed, *extra in runs]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from initcmp import config as config_mod, grid, sweep
-from initcmp.config import Config
+from initcmp.config import schema as config_mod
+from initcmp.config import grid
+from initcmp.experiments import sweep
+from initcmp.config.schema import Config
 from initcmp.errors import ConfigError
 from helpers import SYNTHETIC_ARGS, load_config, run_cli_in
 
@@ -108,7 +110,7 @@ def test_run_names_lead_with_the_grid_values_in_key_order_and_plain_runs_keep_th
 
 
 def test_a_grid_over_init_names_plans_the_runs_compare_plans():
-    from initcmp import compare
+    from initcmp.experiments import compare
 
     cfg = sweep_config("sweep.grid.init.name=[random, glorot, he]")
     by_sweep = sorted(run.run_name for run in sweep.runs(sweep.plan(cfg)))

@@ -14,8 +14,10 @@ import time
 import pytest
 import yaml
 
-from initcmp import config, inventory, records
-from initcmp.records import RunPaths
+from initcmp.config import schema
+from initcmp.store import inventory
+from initcmp.store import records
+from initcmp.store.records import RunPaths
 from helpers import SYNTHETIC_ARGS, load_config, run_cli, run_cli_in
 
 fast = pytest.mark.fast  # all but the test that trains a run
@@ -127,7 +129,7 @@ def hold(paths):
         f"""
         import sys, time
         from pathlib import Path
-        from initcmp import records
+        from initcmp.store import records
         lock = records.RunLock(records.RunPaths(Path({str(paths.checkpoints)!r}),
                                                 Path({str(paths.logs)!r}))).acquire()
         print("held", flush=True)
@@ -180,7 +182,7 @@ def test_rm_asks_first_and_deletes_only_that_run(experiment, monkeypatch):
     monkeypatch.chdir(experiment)
     from click.testing import CliRunner
 
-    from initcmp.cli import main
+    from initcmp.cli.main import main
 
     def rm(*args, answer=""):
         return CliRunner().invoke(main, ["rm", *args], input=answer)
@@ -229,7 +231,7 @@ def test_config_prints_what_a_command_would_use(tmp_path, monkeypatch):
     printed = run_cli("config", *args)
     assert printed.exit_code == 0, printed.stderr
     expected = load_config("deep_mlp", init="glorot", seed=3, overrides=("train.epochs=2",))
-    assert printed.stdout == config.dump_yaml(expected)
+    assert printed.stdout == schema.dump_yaml(expected)
     # what it prints is a config file that gives the same config back
     (tmp_path / "mine.yaml").write_text(printed.stdout)
     assert load_config(tmp_path / "mine.yaml") == expected
@@ -246,7 +248,7 @@ def test_runs_config_and_rm_never_import_tensorflow(experiment):
     code = textwrap.dedent(
         """
         import sys
-        from initcmp.cli import main
+        from initcmp.cli.main import main
         for args in (["runs"], ["runs", "--json"], ["config"], ["rm", "--init", "he", "-y"]):
             try:
                 main(args, standalone_mode=False)

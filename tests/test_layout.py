@@ -1,7 +1,9 @@
-"""The code's layout, as the README's "How the code is laid out" describes it."""
+"""The code's layout, as the README's "How the code is laid out" describes it: one
+package per role, each introduced by its `__init__.py`, every module listed once."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,20 +12,28 @@ import pytest
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = sorted(p.name for p in (ROOT / "initcmp").glob("*.py") if not p.name.startswith("__"))
-
-
-def test_no_module_is_over_300_lines():
-    sizes = {name: len((ROOT / "initcmp" / name).read_text().splitlines()) for name in MODULES}
-    assert {name: n for name, n in sizes.items() if n > 300} == {}
+PACKAGE = ROOT / "initcmp"
+MODULES = sorted(
+    str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if not p.name.startswith("__")
+)
+PACKAGES = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
 
 
 def test_the_readme_lists_every_module_once_and_nothing_else():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^\| `(\w+\.py)` \|", section, flags=re.MULTILINE)
+    listed, package = [], ""
+    for cells in re.findall(r"^\|\s*([^|]*?)\s*\|\s*`(\w+\.py)`\s*\|", section, flags=re.MULTILINE):
+        package = cells[0].strip("` /") if cells[0].strip() else package
+        listed.append(cells[1] if package == "(top)" else f"{package}/{cells[1]}")
     assert sorted(listed) == MODULES
     assert len(listed) == len(set(listed))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_says_what_it_holds(package):
+    doc = ast.get_docstring(ast.parse((PACKAGE / package / "__init__.py").read_text()))
+    assert doc and len(doc.split()) >= 20, f"initcmp/{package}/__init__.py needs its paragraph"
 
 
 def test_every_generated_readme_block_is_known_to_make_readme_and_filled():
@@ -33,7 +43,8 @@ def test_every_generated_readme_block_is_known_to_make_readme_and_filled():
     make_readme = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_readme)
     readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"<!-- make readme: ([\w-]+) -->\n(.*?)<!-- /make readme -->", readme,
-                        flags=re.DOTALL)  # fmt: skip
+    blocks = re.findall(
+        r"<!-- make readme: ([\w-]+) -->\n(.*?)<!-- /make readme -->", readme, flags=re.DOTALL
+    )
     assert sorted(name for name, _ in blocks) == sorted(make_readme.BLOCKS)
     assert all(body.strip() for _, body in blocks), "run `make readme`"

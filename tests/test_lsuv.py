@@ -7,11 +7,14 @@ import subprocess
 import sys
 
 SHAS = """
-from initcmp import data, lsuv, models, runtime
+from initcmp.data import sources
+from initcmp.engine import lsuv
+from initcmp.engine import models
+from initcmp.engine import runtime
 from helpers import synthetic_config
 
 runtime.tensorflow()
-syn = data.synthetic()
+syn = sources.synthetic()
 for seed in (0, 1):
     cfg = synthetic_config("lsuv", f"model.hidden={[256] * 20}", seed=seed)
     model = models.build_model(cfg)

@@ -1,4 +1,4 @@
-"""Memory (initcmp/memory.py): a config that cannot fit is refused at once in one line
+"""Memory (initcmp/engine/memory.py): a config that cannot fit is refused at once in one line
 naming the numbers and what to reduce, running out on the way is one line too, and the
 estimate is a floor close to a real command's peak."""
 
@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from initcmp import compare, memory
+from initcmp.experiments import compare
+from initcmp.engine import memory
 from initcmp.errors import OutOfMemoryError
 from helpers import SYNTHETIC, SYNTHETIC_ARGS, load_config, run_cli_in
 
@@ -205,9 +206,9 @@ def test_an_impossible_config_is_refused_with_the_real_free_memory(tmp_path):
 OUT_OF_MEMORY = textwrap.dedent("""
     import resource
     resource.setrlimit(resource.RLIMIT_AS, (4 * 10**9, 4 * 10**9))
-    from initcmp import memory
+    from initcmp.engine import memory
     memory.available = lambda: None
-    from initcmp.cli import main
+    from initcmp.cli.main import main
     main(["train", "--set", "data.name=synthetic", "--set", "model.hidden=[12000,12000]"])
 """)
 
@@ -235,15 +236,20 @@ def test_tensorflow_running_out_is_one_line(tmp_path):
 # or loading the data.
 PEAK = textwrap.dedent("""
     import json, sys, tempfile
-    from initcmp import compare, config_load, data, memory, runtime, train
+    from initcmp.experiments import compare
+    from initcmp.config import resolve
+    from initcmp.data import sources
+    from initcmp.engine import memory
+    from initcmp.engine import runtime
+    from initcmp.engine import train
 
     def kb(field):
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
     runtime.tensorflow()
-    cfg = config_load.load(None, [config_load.parse_set(s) for s in sys.argv[2:]])
-    dataset = data.load(cfg.data)
+    cfg = resolve.load(None, [resolve.parse_set(s) for s in sys.argv[2:]])
+    dataset = sources.load(cfg.data)
     cfgs = compare.plan(cfg) if sys.argv[1] == "compare" else [cfg]
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -304,7 +310,8 @@ def test_stacks_trained_in_turn_leave_only_the_last_ones_traced_graphs(tmp_path,
 
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from initcmp import runtime, train
+    from initcmp.engine import runtime
+    from initcmp.engine import train
 
     runtime.tensorflow()
 

@@ -1,12 +1,12 @@
 """The orthogonal start: Keras' Orthogonal recipe with a QR whose bits do not depend
-on the machine (initcmp/orthogonal.py)."""
+on the machine (initcmp/inits/orthogonal.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from initcmp import orthogonal
+from initcmp.inits import orthogonal
 
 pytestmark = pytest.mark.fast
 

@@ -10,7 +10,9 @@ import sys
 import pytest
 from helpers import SYNTHETIC_ARGS, run_cli
 
-from initcmp import data, diagnose, predict
+from initcmp.data import sources
+from initcmp.analysis import diagnose
+from initcmp.analysis import predict
 from helpers import synthetic_config
 
 DEEP = [*SYNTHETIC_ARGS, "--set", f"model.hidden={[256] * 20}", "--set", "train.optimizer=sgd"]
@@ -61,7 +63,7 @@ def test_inspect_puts_the_prediction_beside_each_measurement():
     for every layer's activation std. The weight gradients, anchored at the logits', are
     within 25 % one layer down, but the measured ones shrink going back while the theory
     (for one example at a time) keeps them: within a factor 2.5 at the first layer."""
-    syn = data.synthetic()
+    syn = sources.synthetic()
     cfg = synthetic_config("he", f"model.hidden={[512] * 6}", "train.batch_size=512")
     layers = diagnose.inspect(cfg, syn)["layers"]
     for row in layers:
@@ -129,7 +131,7 @@ def test_theory_draws_the_phase_diagram(tmp_path):
 @pytest.mark.fast
 def test_theory_runs_without_tensorflow():
     code = (
-        "import sys; from initcmp.cli import main\n"
+        "import sys; from initcmp.cli.main import main\n"
         "try:\n"
         "    main(['theory', '--set', 'data.name=synthetic', '--set', 'model.activation=tanh',"
         " '--set', 'init.bias_variance=0.05', '--critical'])\n"

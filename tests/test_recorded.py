@@ -1,4 +1,4 @@
-"""`report` from the runs' own records (recorded.py), on hand-made records: what it
+"""`report` from the runs' own records (experiments/results.py), on hand-made records: what it
 covers, how it labels it, runs read at the comparison's epochs, files it must not
 replace; and the comparison's pace (progress.Pace). Nothing here trains."""
 
@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from initcmp import records, recorded
-from initcmp.config_load import for_run
-from initcmp.progress import Pace, clock
-from initcmp.records import RunPaths
+from initcmp.store import records
+from initcmp.experiments import results
+from initcmp.config.resolve import for_run
+from initcmp.report.progress import Pace, clock
+from initcmp.store.records import RunPaths
 from helpers import load_config, run_cli_in
 
 pytestmark = pytest.mark.fast
@@ -20,7 +21,7 @@ STEPS = 10  # steps per epoch of the hand-made runs
 def fake_run(root, cfg, init, seed, accuracy, epochs=1):
     """A finished run as training leaves it: config.yaml (with the epochs it trained),
     one metrics row per epoch end, result.json."""
-    run_cfg = recorded.at_epochs(for_run(cfg, init, seed), epochs)
+    run_cfg = results.at_epochs(for_run(cfg, init, seed), epochs)
     paths = RunPaths.of(run_cfg, root / "checkpoints", root / "logs")
     paths.create()
     records.write_config(paths, run_cfg)
@@ -149,7 +150,7 @@ def test_a_run_that_stopped_at_the_epoch_end_before_its_result_is_not_read_early
     (paths.checkpoints / f"ckpt-{2 * STEPS}.index").write_text("")
     paths.result.unlink()
     run_cfg = for_run(cfg, "he", 0)
-    assert records.finished(recorded.at_epochs(run_cfg, 2), paths) is None
+    assert records.finished(results.at_epochs(run_cfg, 2), paths) is None
     at_one = records.finished(run_cfg, paths)  # trained past epoch 1's end: read there
     assert at_one["step"] == STEPS and at_one["trained_further"]
     assert at_one["weights_sha256"] is None
@@ -157,10 +158,10 @@ def test_a_run_that_stopped_at_the_epoch_end_before_its_result_is_not_read_early
 
 def test_what_a_command_line_asks_of_a_report():
     cfg = load_config(overrides=("compare.seeds=[0]",))
-    assert recorded.Selection.asked(cfg, set()) == recorded.Selection()
-    asked = recorded.Selection.asked(cfg, {"compare.seeds", "train.epochs"})
-    assert asked == recorded.Selection(None, (0,), 1)
-    assert recorded.Selection.asked(cfg, {"compare"}).inits == cfg.compare.inits
+    assert results.Selection.asked(cfg, set()) == results.Selection()
+    asked = results.Selection.asked(cfg, {"compare.seeds", "train.epochs"})
+    assert asked == results.Selection(None, (0,), 1)
+    assert results.Selection.asked(cfg, {"compare"}).inits == cfg.compare.inits
 
 
 def test_the_pace_counts_from_the_first_timed_steps_and_drops_what_will_not_train():

@@ -1,6 +1,6 @@
-"""What the terminal shows (report.py's tables, terminal.py's fitting, diagnose.py's
-words), rendered into rich consoles of known width: every name and number whole at 80
-and 120 columns and piped, no "…", no word broken; and `inspect`'s verdict on the
+"""What the terminal shows (report/render_compare.py's tables, report/terminal.py's fitting,
+analysis/diagnose.py's words), rendered into rich consoles of known width: every name and number
+whole at 80 and 120 columns and piped, no "…", no word broken; and `inspect`'s verdict on the
 signal the same at any depth. Hand-made inputs: no training."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import re
 import pytest
 from rich.console import Console
 
-from initcmp import diagnose, report, stats
+from initcmp.analysis import diagnose
+from initcmp.report import render_compare
+from initcmp.report import stats
 from helpers import run_cli
 
 pytestmark = pytest.mark.fast
@@ -66,11 +68,11 @@ def assert_whole(text: str, width: int, cells) -> None:
 @pytest.mark.parametrize("notebook", [True, False])
 def test_comparison_tables_keep_every_cell_whole(width, notebook):
     s = summary(notebook)
-    text = rendered(report.print_tables, s, width=width)
-    columns, table = report._columns(s), text.split("not shown")[0]
+    text = rendered(render_compare.print_tables, s, width=width)
+    columns, table = render_compare._columns(s), text.split("not shown")[0]
     keep = [i for i, c in enumerate(columns) if c in table and c != "epochs"]
-    assert_whole(text, width, [row[i] for row in report.table_rows(s) for i in keep])
-    assert_whole(text, width, [cell for row in report.paired_rows(s) for cell in row[2:]])
+    assert_whole(text, width, [row[i] for row in render_compare.table_rows(s) for i in keep])
+    assert_whole(text, width, [cell for row in render_compare.paired_rows(s) for cell in row[2:]])
     # the numbers a user compares are always there, and the initializers' names
     for name in ("acc % ± std", "95% CI", "truncated_normal", "variance_scaling"):
         assert name in text
@@ -79,9 +81,9 @@ def test_comparison_tables_keep_every_cell_whole(width, notebook):
 
 def test_at_120_columns_nothing_is_left_out_and_at_80_what_is_left_out_is_named():
     s = summary()
-    wide = rendered(report.print_tables, s, width=120)
+    wide = rendered(render_compare.print_tables, s, width=120)
     assert all(c in wide for c in ("s/run", "min–max", "loss")) and "not shown" not in wide
-    narrow = rendered(report.print_tables, s, width=80)
+    narrow = rendered(render_compare.print_tables, s, width=80)
     note = next(line for line in narrow.splitlines() if "not shown" in line)
     assert "compare.md" in note
     assert all(c in note for c in ("s/run", "min–max", "loss") if c not in narrow.replace(note, ""))
@@ -90,9 +92,9 @@ def test_at_120_columns_nothing_is_left_out_and_at_80_what_is_left_out_is_named(
 @pytest.mark.parametrize("width", range(20, 161, 7))
 def test_any_width_prints_every_value_whole(width):
     s = summary()
-    text = rendered(report.print_tables, s, width=width)
+    text = rendered(render_compare.print_tables, s, width=width)
     assert "…" not in text
-    for row in report.table_rows(s):
+    for row in render_compare.table_rows(s):
         assert row[0] in words(text)
         assert all(w in words(text) for w in row[2].split())  # the mean and its std
 
@@ -129,7 +131,7 @@ def inspection(hidden: int, activation="relu") -> dict:
 @pytest.mark.parametrize("width", [80, 120])
 def test_inspect_table_names_every_layer_whole(width):
     result = inspection(20)
-    text = rendered(report.print_inspection, [result], width=width)
+    text = rendered(render_compare.print_inspection, [result], width=width)
     assert_whole(text, width, [c for row in diagnose.table_rows(result) for c in row])
     names = [line.split()[0] for line in text.splitlines() if re.match(r"^ ?hidden_\d+ ", line)]
     assert names == [f"hidden_{i}" for i in range(20)]
@@ -146,20 +148,20 @@ def test_inspect_fraction_column_says_what_it_counts():
 
 
 def test_inits_are_whole_at_80_columns_and_piped(monkeypatch):
-    from initcmp import initializers
+    from initcmp.inits import registry
 
     rows = [
         {
             "name": s.name,
             "formula": s.formula,
             "reference": s.reference,
-            "params": initializers.default_params(s.name),
+            "params": registry.default_params(s.name),
         }
-        for s in initializers.REGISTRY.values()
+        for s in registry.REGISTRY.values()
     ]
     cells = [r[k] for r in rows for k in ("name", "formula", "reference")]
     cells += [", ".join(f"{k}={v}" for k, v in r["params"].items()) for r in rows]
-    text = rendered(report.print_initializers, rows, width=80)
+    text = rendered(render_compare.print_initializers, rows, width=80)
     assert_whole(text, 80, cells)
     piped = run_cli("inits").stdout
     assert words(" ".join(cells)) <= words(piped)

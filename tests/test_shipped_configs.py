@@ -8,32 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from initcmp import config_yaml
+from initcmp.config import yaml_files
 from initcmp.errors import ConfigError
 from helpers import load_config, run_cli
 
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "initcmp"
+PRESETS = ROOT / "initcmp" / "config" / "presets"
 NAMES = ["deep_mlp", "edge_of_chaos", "he_depth", "mnist_mlp", "sigmoid_mlp", "tanh_mlp"]
 
 
 def test_the_configs_are_shipped_and_the_repos_folder_is_the_same_files():
-    assert config_yaml.shipped() == NAMES
-    assert (ROOT / "configs").resolve() == (PACKAGE / "configs").resolve()  # one copy
+    assert yaml_files.shipped() == NAMES
+    assert (ROOT / "configs").resolve() == (PRESETS).resolve()  # one copy
     for name in NAMES:
         assert (ROOT / "configs" / f"{name}.yaml").read_bytes() == (
-            PACKAGE / "configs" / f"{name}.yaml"
+            PRESETS / f"{name}.yaml"
         ).read_bytes()
 
 
 def test_the_package_data_takes_every_shipped_config():
     """What a non-editable install (a wheel) copies: pyproject's package-data patterns."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["initcmp"]
-    packaged = {p.relative_to(PACKAGE) for pattern in patterns for p in PACKAGE.glob(pattern)}
-    assert {Path("configs") / f"{name}.yaml" for name in NAMES} <= packaged
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["initcmp.config"]
+    packaged = {
+        p.relative_to(PRESETS.parent) for pattern in patterns for p in PRESETS.parent.glob(pattern)
+    }
+    assert {Path("presets") / f"{name}.yaml" for name in NAMES} <= packaged
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -68,6 +70,6 @@ def test_a_path_not_found_names_the_shipped_configs(path, tmp_path, monkeypatch)
 
 def test_each_header_names_a_command_that_works_from_anywhere():
     for name in NAMES:
-        text = (PACKAGE / "configs" / f"{name}.yaml").read_text()
+        text = (PRESETS / f"{name}.yaml").read_text()
         assert "--config configs/" not in text
         assert f"--config {name}\n" in text or f"--config {name} " in text

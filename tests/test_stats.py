@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from initcmp import report, stats
+from initcmp.report import render_compare
+from initcmp.report import stats
 
 pytestmark = pytest.mark.fast
 
@@ -100,9 +101,9 @@ def test_all_diverged_initializer_has_no_mean_and_is_shown_so():
     summary = stats.summarise(records, order=["random", "he"])
     assert row(summary, "random")["mean_accuracy"] is None
     assert summary["best"] == "he"
-    cells = report.table_rows(summary)[0]
+    cells = render_compare.table_rows(summary)[0]
     assert cells[0] == "random" and "2 diverged" in cells[1] and cells[2] == "diverged"
-    assert "diverged" in report.to_markdown(summary)
+    assert "diverged" in render_compare.to_markdown(summary)
 
 
 def test_order_follows_the_config_and_notebook_can_be_hidden():
@@ -119,7 +120,7 @@ def test_identical_differences_give_no_p_value_rather_than_nan():
 
 def test_files_are_written_and_consistent(tmp_path):
     summary = stats.summarise(RECORDS)
-    paths = report.write_files(summary, RECORDS, tmp_path)
+    paths = render_compare.write_files(summary, RECORDS, tmp_path)
     assert [p.name for p in paths] == ["compare.json", "compare.csv", "compare.md", "compare.png"]
     assert json.loads(paths[0].read_text()) == json.loads(json.dumps(summary))
     csv_lines = paths[1].read_text().splitlines()
@@ -137,8 +138,8 @@ def test_runs_at_chance_are_marked_and_the_notebook_column_only_for_its_experime
     ]
     summary = stats.summarise(records, notebook={})
     assert row(summary, "glorot")["at_chance"] == 2 and row(summary, "he")["at_chance"] == 0
-    cells = report.table_rows(summary)
+    cells = render_compare.table_rows(summary)
     assert cells[0][1] == "3 (2 at chance)" and cells[1][1] == "3"
-    assert "notebook" not in report.to_markdown(summary)
-    with_notebook = report.to_markdown(stats.summarise(records))
+    assert "notebook" not in render_compare.to_markdown(summary)
+    with_notebook = render_compare.to_markdown(stats.summarise(records))
     assert "notebook" in with_notebook.splitlines()[0]

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from initcmp import records, train
+from initcmp.store import records
+from initcmp.engine import train
 from helpers import SYNTHETIC_ARGS, finished_runs, run_cli_in, synthetic_config
 
 # 2 x 2 cells x 2 seeds, 10 steps each (an epoch is 24), a small train-set evaluation.

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from initcmp import train
+from initcmp.engine import train
 from initcmp.errors import Interrupted
-from initcmp.progress import Reporter
+from initcmp.engine.reporter import Reporter
 from helpers import metrics_without_time, synthetic_config
 
 TEST_TAGS = {"test/accuracy", "test/loss"}

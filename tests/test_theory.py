@@ -1,4 +1,4 @@
-"""initcmp.theory: closed forms, quadrature against scipy's adaptive quad, Monte Carlo,
+"""initcmp.analysis.theory: closed forms, quadrature against scipy's adaptive quad, Monte Carlo,
 a wide random network, and the known results of Poole et al. 2016 / Schoenholz et al. 2017."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 
-from initcmp import theory
+from initcmp.analysis import theory
 from initcmp.errors import ConfigError
 
 # Every test is in the fast tier but the one against Keras itself (it imports TensorFlow).
@@ -36,7 +36,7 @@ def _gelu_cdf(u):
     return 0.5 * (1 + math.erf(u / math.sqrt(2)))
 
 
-# Scalar φ, φ', φ'' written independently of initcmp.theory, from the Keras definitions.
+# Scalar φ, φ', φ'' written independently of initcmp.analysis.theory, from the Keras definitions.
 REF = {
     "relu": (lambda u: max(u, 0.0), lambda u: float(u > 0), lambda u: 0.0),
     "tanh": (
@@ -348,7 +348,8 @@ def test_bad_input_is_a_config_error():
 @fast
 def test_importing_the_theory_loads_neither_scipy_nor_tensorflow():
     code = (
-        "import sys, initcmp.theory as t; print(sorted({'scipy', 'tensorflow'} & set(sys.modules)))"
+        "import sys, initcmp.analysis.theory as t; "
+        "print(sorted({'scipy', 'tensorflow'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -13,18 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from initcmp import (
-    batches,
-    config_load,
-    config_yaml,
-    data,
-    evaluate,
-    models,
-    records,
-    runtime,
-    train,
-)
-from initcmp.progress import Reporter
+from initcmp.engine import batches
+from initcmp.config import resolve
+from initcmp.config import yaml_files
+from initcmp.data import sources
+from initcmp.engine import evaluate
+from initcmp.engine import models
+from initcmp.store import records
+from initcmp.engine import runtime
+from initcmp.engine import train
+from initcmp.engine.reporter import Reporter
 from initcmp.errors import CheckpointError, Interrupted
 from helpers import SYNTHETIC_ARGS, load_config, metrics_without_time, synthetic_config
 
@@ -76,7 +74,7 @@ def test_blocks_end_at_every_step_a_stage_is_due_and_nowhere_else_early(
 @pytest.mark.slow
 def test_short_real_mnist_run_learns(tmp_path, mnist):
     cfg = load_config(init="he", overrides=("data.train_limit=4000",))
-    limited = data.Dataset(
+    limited = sources.Dataset(
         mnist.x_train[:4000], mnist.y_train[:4000], mnist.x_test, mnist.y_test, "mnist subset"
     )
     result = run_in(tmp_path, cfg, limited)
@@ -152,18 +150,20 @@ def test_ctrl_c_after_fresh_says_rerun_without_fresh(tmp_path, syn):
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from initcmp import config_load, data, train
-    from initcmp.progress import Reporter
+    from initcmp.config import resolve
+    from initcmp.data import sources
+    from initcmp.engine import train
+    from initcmp.engine.reporter import Reporter
 
     class Kill(Reporter):
         def progress(self, step, metrics):
             if step == int(sys.argv[2]):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    cfg = config_load.load(None, [config_load.parse_set(item) for item in (
+    cfg = resolve.load(None, [resolve.parse_set(item) for item in (
         "init.name=he", "data.name=synthetic", "log.every_steps=1",
         "checkpoint.every_steps=4", "train.epochs=2")])
-    train.run(cfg, data.synthetic(), checkpoint_root=sys.argv[1] + "/ck",
+    train.run(cfg, sources.synthetic(), checkpoint_root=sys.argv[1] + "/ck",
               log_root=sys.argv[1] + "/logs", reporter=Kill())
 """)
 
@@ -238,7 +238,7 @@ def test_run_records_and_tensorboard(tmp_path, syn):
     run_in(tmp_path, cfg, syn)
     paths = records.RunPaths.of(cfg, tmp_path / "ck", tmp_path / "logs")
     assert paths.logs == tmp_path / "logs" / "mnist_mlp" / "he-s0"
-    assert config_load.from_dict(config_yaml.read_yaml(paths.logs / "config.yaml")) == cfg
+    assert resolve.from_dict(yaml_files.read_yaml(paths.logs / "config.yaml")) == cfg
     assert [r["step"] for r in records.read_metrics(paths)] == [10, 20, 24]
     assert json.loads(paths.result.read_text())["step"] == 24
     events = EventAccumulator(str(paths.logs), size_guidance={"tensors": 0})
@@ -254,9 +254,10 @@ def test_run_records_and_tensorboard(tmp_path, syn):
 
 def test_importing_initcmp_does_not_import_tensorflow():
     code = (
-        "import sys, initcmp, initcmp.cli, initcmp.config, initcmp.data, "
-        "initcmp.initializers, initcmp.models, initcmp.records, initcmp.checkpoints, "
-        "initcmp.train; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+        "import sys, initcmp, initcmp.cli.main, initcmp.config.schema, initcmp.data.sources, "
+        "initcmp.inits.registry, initcmp.engine.models, initcmp.store.records, "
+        "initcmp.engine.checkpoints, "
+        "initcmp.engine.train; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run(

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from initcmp import data
-from initcmp.config import DataConfig
+from initcmp.data import sources
+from initcmp.config.schema import DataConfig
 
 SIZES = (784, 256, 256, 10)
 
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
-    mnist = data.load(DataConfig())
+    mnist = sources.load(DataConfig())
     start = time.perf_counter()
     x = jnp.asarray(mnist.x_train.reshape(60000, -1), jnp.float32) / 255.0
     y = jnp.asarray(mnist.y_train, jnp.int32)

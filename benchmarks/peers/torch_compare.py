@@ -17,8 +17,8 @@ import time
 import numpy as np
 import torch
 
-from initcmp import data
-from initcmp.config import DataConfig
+from initcmp.data import sources
+from initcmp.config.schema import DataConfig
 
 INITS = {
     "random": lambda w: torch.nn.init.normal_(w, 0, 1),
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    mnist = data.load(DataConfig())
+    mnist = sources.load(DataConfig())
     start = time.perf_counter()
     x = torch.tensor(mnist.x_train.reshape(60000, -1), dtype=torch.float32) / 255.0
     y = torch.tensor(mnist.y_train.astype(np.int64))

@@ -1,0 +1,126 @@
+"""The commands that say why an initializer wins, before any training: `inspect` (the
+signal measured layer by layer) and `theory` (what mean-field theory predicts for the
+same network). cli/main.py adds them to `initcmp`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from initcmp.cli.options import (
+    config_options,
+    fails_cleanly,
+    init_option,
+    json_option,
+    load_config,
+    plot_option,
+    seed_option,
+)
+from initcmp.errors import ConfigError, OutputError
+
+
+@click.command(short_help="Why an initializer wins, layer by layer.")
+@init_option("Initializer; repeat to compare several", "init_names", multiple=True)
+@config_options
+@seed_option
+@click.option(
+    "--batch",
+    type=int,
+    help="Training images to measure on (default: train.batch_size, the run's own first batch).",
+)
+@json_option
+@plot_option("Write activation and gradient std against depth to this PNG.")
+@fails_cleanly
+def inspect(init_names, config_path, overrides, seed, batch, as_json, plot_path):
+    """Why an initializer wins, layer by layer.
+
+    The untrained model on one batch, per layer (weight, activation and gradient std,
+    dead or saturated units), and what that means in words.
+
+    \b
+    Examples:
+      initcmp inspect --init glorot --init he --plot signal.png"""
+    if batch is not None and batch < 1:
+        raise ConfigError(f"--batch must be at least 1, not {batch}")
+    cfgs = [
+        load_config(config_path, {"--init": name, "--seed": seed}, overrides)
+        for name in (init_names or (None,))
+    ]
+    from initcmp.data import sources
+    from initcmp.analysis import diagnose
+    from initcmp.report import plots
+
+    cfg = cfgs[0]
+    dataset = sources.load(cfg.data)
+    results = [diagnose.inspect(c, dataset, batch) for c in cfgs]
+    if plot_path:
+        try:
+            plots.signal(results, plot_path)
+        except OutputError as exc:  # name the flag the path came from
+            raise OutputError(f"--plot: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(diagnose.to_json(results), indent=2))
+        return
+    from initcmp.report import render_compare
+
+    render_compare.print_inspection(results)
+    if plot_path:
+        click.echo(f"wrote {plot_path}")
+
+
+@click.command(short_help="What mean-field theory predicts.")
+@init_option()
+@config_options
+@click.option(
+    "--critical",
+    is_flag=True,
+    help="Also find the σ_w² on the critical line for the activation and init.bias_variance.",
+)
+@json_option
+@plot_option("Draw the activation's phase diagram (the critical line, and ξ_c against σ_w²).")
+@fails_cleanly
+def theory(init, config_path, overrides, critical, as_json, plot_path):
+    """What mean-field theory predicts for the configured network at initialization.
+
+    The fixed point q* of the signal's length, χ₁ (ordered below 1, chaotic above), the
+    correlation map's c* and χ_c, the depth scales ξ_c and ξ_q, and per layer the
+    predicted activation std and gradient change (Poole et al. 2016; Schoenholz et al.
+    2017). The first layer's q comes from the training images.
+
+    \b
+    Examples:
+      initcmp theory --config deep_mlp --init glorot
+      initcmp theory --set model.activation=tanh --set init.bias_variance=0.05 --critical
+      initcmp theory --set model.activation=tanh --plot phase.png"""
+    cfg = load_config(config_path, {"--init": init}, overrides)
+    from initcmp.data import sources
+    from initcmp.analysis import predict
+    from initcmp.store import records
+    from initcmp.report import render_compare
+
+    if cfg.init.name == "lsuv":
+        raise ConfigError(
+            "--init lsuv: LSUV's σ_w² exists only once it has seen data; `initcmp inspect "
+            "--init lsuv` shows the theory beside its measured kernels"
+        )
+    second = predict.second_moment(sources.load(cfg.data).x_train)
+    result = predict.summary(cfg, second, critical=critical)
+    if not result:
+        raise ConfigError(f"--init {cfg.init.name}: its weights are zero; no signal to predict")
+    if plot_path:
+        from initcmp.report import plots
+
+        try:
+            plots.phase_diagram(cfg.model.activation, cfg.init.bias_variance, plot_path)
+        except OutputError as exc:  # name the flag the path came from
+            raise OutputError(f"--plot: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(records.clean(result, nonfinite=str), indent=2))
+        return
+    render_compare.print_theory(cfg, result)
+    if plot_path:
+        click.echo(f"wrote {plot_path}")
+
+
+COMMANDS = (inspect, theory)

@@ -1,0 +1,281 @@
+"""What an experiment config is: frozen dataclasses, each field's meaning and checks.
+
+The defaults below are the notebook's experiment (README, "Config"). How a config is
+made from defaults, a YAML file, flags and `--set` items is config/resolve.py, and the value
+checks every source goes through are config/checks.py; this module holds the shape, the
+rules each field's values obey, and the ways out (a plain dict, YAML, the keys that
+identify a run). No TensorFlow here: config errors are instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from initcmp.inits import registry
+from initcmp.config import run_names
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+DATASETS = ("mnist", "synthetic")
+
+
+def _check(**rules: Any) -> dict:
+    """Field metadata: `ge`/`gt` lower bounds, `choices` for strings, `initializer` for
+    initializer names (any alias, in the registry's name; a list: `all`, each once)."""
+    return {"rules": rules}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # mnist, or synthetic: 3,000/1,000 generated 28x28 images, for tests
+    name: str = field(default="mnist", metadata=_check(choices=DATASETS))
+    # an mnist.npz or a folder of the four IDX files (gzipped or not); None: find it
+    path: str | None = None
+    # train on the first N images only; None: all of them
+    train_limit: int | None = field(default=None, metadata=_check(ge=1))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # hidden layer sizes, input side first
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata=_check(ge=1))
+    # activation of every hidden layer
+    activation: str = field(default="relu", metadata=_check(choices=ACTIVATIONS))
+    # Shorthands for `hidden`, which they replace when given: `depth` layers of `width`
+    # units (an unset one comes from `hidden`). Resolved at load (resolve._model):
+    # a loaded config has its layers in `hidden` and these two null.
+    depth: int | None = field(default=None, metadata=_check(ge=1))
+    width: int | None = field(default=None, metadata=_check(ge=1))
+
+    def weights(self) -> int:
+        """The kernels' entries (28x28 images in, 10 classes out): what a training step's
+        arithmetic grows with, for the time a sweep has left (report/progress.py)."""
+        sizes = [28 * 28, *self.hidden, 10]
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    """The initial weights: `init: {name: random, stddev: 1.0, bias_variance: 0.05}` in
+    YAML, the kernels' initializer, its parameters and the biases' variance side by side
+    (config/resolve.py has the rules for making one)."""
+
+    # an initializer of registry.REGISTRY (`initcmp inits`)
+    name: str = "he"
+    # that initializer's parameters, every one explicit (defaults filled in), read-only
+    params: Mapping[str, Any] = field(
+        default_factory=lambda: types.MappingProxyType(registry.default_params("he"))
+    )
+    # σ_b²: every Dense bias drawn from N(0, σ_b²) (engine/models.py); 0: zeros. A property of
+    # the network's biases, not of the initializer: kept when the name changes.
+    bias_variance: float = field(default=0.0, metadata=_check(ge=0))
+
+    def as_dict(self) -> dict:
+        """The YAML form: the parameters beside the name, not under `params`; the bias
+        variance only when nonzero, so every zero-bias run's config.yaml is as it was."""
+        biases = {"bias_variance": self.bias_variance} if self.bias_variance else {}
+        return {"name": self.name, **dict(self.params), **biases}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # epochs; more than a finished run had resumes and trains it further
+    epochs: int = field(default=1, metadata=_check(ge=1))
+    # a budget in steps instead, which wins over `epochs` when given (the last epoch may
+    # end part-way); more than a finished run had trains it further, like epochs
+    steps: int | None = field(default=None, metadata=_check(ge=1))
+    # batch size; every example is used each epoch (the last batch may be smaller)
+    batch_size: int = field(default=128, metadata=_check(ge=1))
+    # the optimizer's learning rate
+    learning_rate: float = field(default=0.001, metadata=_check(gt=0))
+    # the Keras optimizer
+    optimizer: str = field(default="adam", metadata=_check(choices=OPTIMIZERS))
+
+    def total_steps(self, train_size: int) -> int:
+        """The run's budget in steps: `steps`, else `epochs` whole epochs."""
+        return self.steps or math.ceil(train_size / self.batch_size) * self.epochs
+
+    @property
+    def budget(self) -> str:
+        """The budget in words: `300 steps`, `1 epoch`."""
+        n, unit = (self.steps, "step") if self.steps else (self.epochs, "epoch")
+        return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    # test evaluation every N steps and at each epoch's end; None: once per epoch
+    every_steps: int | None = field(default=100, metadata=_check(ge=1))
+    # test evaluation batch
+    batch_size: int = field(default=10000, metadata=_check(ge=1))
+    # With each test evaluation, the loss and accuracy on the first N training images
+    # (the same images for every run and seed): `train_set_accuracy`, what the published
+    # trainability diagrams plot. 0: none.
+    train_images: int = field(default=1000, metadata=_check(ge=0))
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    # checkpoint every N steps (also at each epoch's end and on Ctrl-C); None: not by steps
+    every_steps: int | None = field(default=200, metadata=_check(ge=1))
+    # newest checkpoints kept per run
+    keep: int = field(default=3, metadata=_check(ge=1))
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    # train loss and accuracy to TensorBoard and the progress bar every N steps
+    every_steps: int = field(default=10, metadata=_check(ge=1))
+    # Per-layer weight and activation histograms, activation and gradient std, to
+    # TensorBoard at initialization and each epoch's end (analysis/diagnose.py).
+    histograms: bool = False
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    # the initializers a comparison runs
+    inits: tuple[str, ...] = field(
+        default=("random", "glorot", "he"), metadata=_check(initializer=True)
+    )
+    # the seeds a comparison runs, each with every initializer
+    seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
+    fuse: bool = True  # train the runs together in one compiled step; false: one by one
+    # local, or ray: the runs as Ray tasks (experiments/on_ray.py)
+    executor: str = field(default="local", metadata=_check(choices=("local", "ray")))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What `initcmp sweep` runs (config/grid.py): every combination of the grid's values, each
+    with every seed of `compare.seeds`."""
+
+    # {dotted key: [values]} or {dotted key: "START:STOP:STEP"} (STOP included); its keys
+    # name the runs' folders (Config.run_name), so a sweep's runs are found again
+    grid: Mapping[str, tuple] = field(default_factory=lambda: types.MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """`compare.executor: ray` (experiments/on_ray.py)."""
+
+    address: str | None = None  # a cluster to join; null: a local instance for the command
+    num_cpus: int | None = field(default=None, metadata=_check(ge=1))  # local: null = all
+    # CPUs and GPUs each task declares to Ray's scheduler
+    cpus_per_task: int = field(default=1, metadata=_check(ge=1))
+    gpus_per_task: float = field(default=0.0, metadata=_check(ge=0))
+    retries: int = field(default=2, metadata=_check(ge=0))  # per task, when a worker dies
+
+
+@dataclass(frozen=True)
+class Config:
+    # experiment name: runs live in <dir>/<name>/<init>-s<seed>/
+    name: str = "mnist_mlp"
+    # run seed: initial weights (each layer seeded from seed and layer index), data order
+    seed: int = field(default=0, metadata=_check(ge=0))
+    data: DataConfig = DataConfig()  # which images
+    model: ModelConfig = ModelConfig()  # the MLP
+    init: InitConfig = InitConfig()  # its weight initializer
+    train: TrainConfig = TrainConfig()  # the optimisation
+    eval: EvalConfig = EvalConfig()  # test evaluation cadence
+    checkpoint: CheckpointConfig = CheckpointConfig()  # checkpoint cadence
+    log: LogConfig = LogConfig()  # TensorBoard logging
+    compare: CompareConfig = CompareConfig()  # what `initcmp compare` runs
+    sweep: SweepConfig = SweepConfig()  # what `initcmp sweep` runs
+    ray: RayConfig = RayConfig()  # where, with `compare.executor: ray`
+
+    @property
+    def run_name(self) -> str:
+        """The run folder's name; it never changes between reruns, so reruns resume:
+        `he-s0`, led by its values of the sweep grid's keys (`depth=20,scale=1.5,he-s0`)
+        when the config has a grid (`label`)."""
+        return ",".join([*run_names.label(self), f"{self.init.name}-s{self.seed}"])
+
+
+# Keys whose change makes a different run: resuming across such a change is refused.
+# Epochs may grow (train further); eval, checkpoint and log cadence change no weight.
+RUN_KEYS = (
+    "seed",
+    "data.name",
+    "data.train_limit",
+    "model",
+    "init",
+    "train.batch_size",
+    "train.learning_rate",
+    "train.optimizer",
+)
+
+
+# --- naming keys -------------------------------------------------------------------------
+
+
+def suggest(dotted: str) -> str:
+    """` (did you mean 'train.epochs'?)` for a mistyped dotted key, or ``."""
+    close = difflib.get_close_matches(dotted, all_keys(), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def all_keys() -> list[str]:
+    """Every dotted key of a config but the initializer's parameters, which vary."""
+    return _all_keys(Config, "")
+
+
+def _all_keys(cls: type, prefix: str) -> list[str]:
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint) and hint is not InitConfig:  # init's keys vary
+            keys += _all_keys(hint, f"{prefix}{f.name}.")
+        else:
+            keys.append(f"{prefix}{f.name}")
+    return keys
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def to_dict(cfg: Any) -> dict:
+    """A plain nested dict (lists, not tuples) that `resolve.from_dict` reads back."""
+    if isinstance(cfg, InitConfig):
+        return cfg.as_dict()
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        elif isinstance(value, Mapping):  # sweep.grid: {key: [values]}
+            out[f.name] = {k: list(v) for k, v in value.items()}
+        else:
+            out[f.name] = value
+    return out
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def run_identity(cfg: Config) -> dict:
+    """The values of RUN_KEYS, flattened to dotted keys, for comparing two runs (the
+    bias variance always, 0 too, which the written config leaves out)."""
+    flat = {**flatten(to_dict(cfg)), "init.bias_variance": cfg.init.bias_variance}
+    return {k: v for k, v in flat.items() if any(k == r or k.startswith(r + ".") for r in RUN_KEYS)}
+
+
+def flatten(raw: Mapping, prefix: str = "") -> dict:
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

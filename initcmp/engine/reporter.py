@@ -1,0 +1,26 @@
+"""What the library tells its caller while runs train: `Reporter`, whose methods are
+no-ops, so the library prints nothing unless its caller passes one that draws
+(report/progress.py's `ConsoleReporter`, for the command line)."""
+
+from __future__ import annotations
+
+from initcmp.config.schema import Config
+
+
+class Reporter:
+    """What a caller sees of runs while they train. The CLI draws with `ConsoleReporter`;
+    these no-ops are the library's default, which prints nothing. `compare_start` (at
+    once: the runs planned), `skipped` (each finished run) and `compare_plan` (how many
+    finished earlier, how many to train, and their steps left in all, None if unknown)
+    come from a comparison; `start` and `progress` from each group of runs trained
+    together (a run alone is a group of one); `note`, `epoch_end` and `finish` from each
+    run."""
+
+    def compare_start(self, cfg: Config, runs: int, shape: str): ...
+    def skipped(self, cfg: Config, result: dict): ...
+    def compare_plan(self, finished: int, to_train: int, steps: int | None, work=None): ...
+    def start(self, cfgs: list[Config], total_steps: int, resumed_from_step: int, source: str): ...
+    def progress(self, step: int, metrics: list[dict]): ...
+    def note(self, line: str): ...
+    def epoch_end(self, line: str): ...
+    def finish(self, result: dict): ...

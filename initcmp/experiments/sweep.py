@@ -1,0 +1,180 @@
+"""The sweep: every cell of `sweep.grid` (config/grid.py) for every seed in `compare.seeds`.
+
+Stages, as in experiments/compare.py: `plan` makes the runs (each an ordinary run, in a folder named
+from its values: Config.run_name), `run` trains what is missing through the engine
+compare uses (experiments/launch.py: finished runs skipped, interrupted ones resumed, runs of one
+shape fused), and `summarise` reads each run's record at its budget and describes each
+cell: test and train-set accuracy over seeds (mean, std, 95 % interval) and the
+mean-field theory's χ₁ and ξ_c for the cell's config. report/render_sweep.py renders it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from initcmp.config import resolve
+from initcmp.config import grid
+from initcmp.engine import models
+from initcmp.analysis import predict
+from initcmp.experiments import results
+from initcmp.experiments import launch
+from initcmp.report import stats
+from initcmp.analysis import theory
+from initcmp.config.schema import Config
+from initcmp.data.sources import Dataset
+from initcmp.errors import ConfigError, NoResultsError
+from initcmp.engine.reporter import Reporter
+from initcmp.store.records import RunPaths
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of the grid's values and its runs, one per seed."""
+
+    values: dict[str, Any]
+    runs: list[Config]
+
+
+def plan(cfg: Config) -> list[Cell]:
+    """The cells, the grid's first key slowest, each with its runs in seed order. Each
+    cell's config is made once, by the rules of `--set` (resolve.with_values); its
+    seeds then differ in `seed` alone."""
+    if not cfg.sweep.grid:
+        raise ConfigError(
+            "the sweep grid is empty: give --grid KEY=V1,V2,... (or START:STOP:STEP), "
+            "or a `sweep: {grid: ...}` section in the config"
+        )
+    cells = []
+    for values in grid.cells(cfg.sweep.grid):
+        where = "sweep (" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + ")"
+        first = resolve.with_values(cfg, {**values, "seed": cfg.compare.seeds[0]}, where)
+        cells.append(Cell(values, [dataclasses.replace(first, seed=s) for s in cfg.compare.seeds]))
+    return cells
+
+
+def runs(cells: list[Cell]) -> list[Config]:
+    return [run for cell in cells for run in cell.runs]
+
+
+def shape(cfg: Config) -> str:
+    """`10 model.depth x 13 init.scale x 1 seed`."""
+    parts = [f"{len(v)} {k}" for k, v in cfg.sweep.grid.items()]
+    seeds = len(cfg.compare.seeds)
+    return " x ".join(parts + [f"{seeds} seed{'' if seeds == 1 else 's'}"])
+
+
+def run(
+    cfg: Config,
+    load_data: Callable[[], Dataset],
+    *,
+    checkpoint_root: str | Path = "checkpoints",
+    log_root: str | Path = "logs",
+    fresh: bool = False,
+    reporter: Reporter | None = None,
+) -> list[Cell]:
+    """Train every run of the plan that has not finished; return the plan."""
+    cells = plan(cfg)
+    launch.train_missing(
+        cfg,
+        runs(cells),
+        load_data,
+        shape=shape(cfg),
+        checkpoint_root=checkpoint_root,
+        log_root=log_root,
+        fresh=fresh,
+        reporter=reporter,
+    )
+    return cells
+
+
+def summarise(
+    cfg: Config, checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs"
+) -> dict:
+    """`{"name", "axes": {key: [values]}, "seeds", "budget", "cells": [...], "missing_runs"}`,
+    each cell read from its runs' records (plain files: no TensorFlow). No finished run
+    at all is an error."""
+    planned, cells, missing = plan(cfg), [], []
+    theories: dict = {}
+    for cell in planned:
+        found = []
+        for run_cfg in cell.runs:
+            rec = results.record(run_cfg, RunPaths.of(run_cfg, checkpoint_root, log_root))
+            if rec is None:
+                missing.append(run_cfg.run_name)
+            else:
+                found.append(rec)
+        cells.append({"values": cell.values, **describe(found), **_theory(cell.runs[0], theories)})
+    if len(missing) == len(runs(planned)):
+        raise NoResultsError(
+            f"no finished runs of sweep {cfg.name!r} in {Path(log_root) / cfg.name}; "
+            "run `initcmp sweep` with the same options first"
+        )
+    return {
+        "name": cfg.name,
+        "axes": {k: list(v) for k, v in cfg.sweep.grid.items()},
+        "xi_c_curve": xi_c_curve(cfg, planned[0].runs[0], theories),
+        "seeds": list(cfg.compare.seeds),
+        "budget": cfg.train.budget,
+        "cells": cells,
+        "missing_runs": len(missing),
+        "missing": missing,
+    }
+
+
+def describe(records: list[dict]) -> dict:
+    """A cell's statistics over its finished runs (diverged ones counted, not averaged)."""
+    good = [r for r in records if not r.get("diverged")]
+
+    def column(key: str) -> np.ndarray:
+        return np.array([r.get(key) for r in good if r.get(key) is not None], dtype=float)
+
+    out: dict[str, Any] = {"runs": len(records), "diverged": len(records) - len(good)}
+    for key, name in (("test_accuracy", "accuracy"), ("train_set_accuracy", "train_accuracy")):
+        spread = stats.spread(column(key))
+        out.update(zip((f"mean_{name}", f"std_{name}", f"ci95_{name}"), spread))
+    out["mean_loss"] = stats.spread(column("test_loss"))[0]
+    out["seconds"] = stats.seconds_per_run(records) if records else None
+    return out
+
+
+def xi_c_curve(cfg: Config, base: Config, cache: dict, points: int = 61) -> dict | None:
+    """Where the grid's axes are `model.depth` and a numeric `init.` key: ξ_c at `points`
+    values of that key across its range (in the config of the first cell, `base`), for the
+    heatmap's curves depth = k·ξ_c (report/sweep_plots.py); else None."""
+    grid_ = cfg.sweep.grid
+    keys = [k for k in grid_ if k.startswith("init.") and k != "init.name"]
+    if "model.depth" not in grid_ or len(keys) != 1 or len(grid_) != 2:
+        return None
+    key, values = keys[0], grid_[keys[0]]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    xs = np.linspace(min(values), max(values), points)
+    xi = [_theory(resolve.with_values(base, {key: float(x)}, "curve"), cache)["xi_c"]
+          for x in xs]  # fmt: skip
+    return {"key": key, "values": [float(x) for x in xs], "xi_c": xi}
+
+
+def _theory(cfg: Config, cache: dict) -> dict:
+    """χ₁ and ξ_c of the cell's hidden-to-hidden layers (the first layer's when it has
+    one hidden layer), and its depth in units of ξ_c; None where the theory has nothing
+    to say (a data-dependent or zero initializer)."""
+    sizes = models.widths(cfg)
+    fan_in, fan_out = (sizes[1], sizes[2]) if len(sizes) > 3 else (sizes[0], sizes[1])
+    sw = predict.weight_variance(cfg, fan_in, fan_out)
+    key = (cfg.model.activation, sw, cfg.init.bias_variance)
+    if key not in cache:
+        try:
+            found = theory.summary(*key, depth=1) if sw and math.isfinite(sw) else None
+        except ConfigError:
+            found = None
+        cache[key] = found and {"chi_1": found["chi_1"], "xi_c": found["xi_c"]}
+    found = cache[key] or {"chi_1": None, "xi_c": None}
+    xi, depth = found["xi_c"], len(cfg.model.hidden)
+    ratio = depth / xi if xi and math.isfinite(xi) else (0.0 if xi == math.inf else None)
+    return {"weight_variance": sw, **found, "depth": depth, "depth_over_xi_c": ratio}

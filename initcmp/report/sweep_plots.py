@@ -1,0 +1,156 @@
+"""A sweep's figure (sweep.png): a line with its 95 % interval for one axis; for two, one
+line per value when one axis is a short list of names (init.name x model.depth), else
+heatmaps (train-set and test accuracy side by side); for more, one heatmap per value of
+the rest. Where the axes are `model.depth` and an `init.` key, the heatmaps carry the
+theory's trainable-depth curves L = k·ξ_c (Schoenholz et al. 2017: networks train up to
+about 6 ξ_c). matplotlib is imported only when a figure is drawn."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+
+from initcmp.config.run_names import format_value
+from initcmp.report.plots import pyplot, save
+
+DEPTH = "model.depth"
+MULTIPLES = (3, 6)  # the curves k·ξ_c drawn: predict.meaning's "edge" and "beyond"
+MAX_PANELS = 12
+MAX_LINES = 8
+
+
+def sweep(summary: dict, path: Path) -> None:
+    axes = list(summary["axes"])
+    named = [k for k in axes if not _numeric(summary["axes"][k])]
+    if len(axes) == 1:
+        _lines(summary, axes[0], None, path)
+    elif len(axes) == 2 and len(named) == 1 and len(summary["axes"][named[0]]) <= MAX_LINES:
+        _lines(summary, next(k for k in axes if k != named[0]), named[0], path)
+    else:
+        _heatmaps(summary, axes, path)
+
+
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _positions(values: list) -> tuple[np.ndarray, list[str] | None]:
+    """Where each value sits on an axis: itself if numeric, else its index (and labels)."""
+    if _numeric(values):
+        return np.array(values, dtype=float), None
+    return np.arange(len(values), dtype=float), [format_value(v) for v in values]
+
+
+def _lines(summary: dict, key: str, by: str | None, path: Path) -> None:
+    """Accuracy against `key`, one line (and band) per value of `by`: train-set accuracy
+    on the left, test accuracy on the right."""
+    plt = pyplot()
+    fig, panels = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    values = summary["axes"][key]
+    x, labels = _positions(values)
+    groups = summary["axes"][by] if by else [None]
+    for ax, metric in zip(panels, ("train_accuracy", "accuracy")):
+        for group in groups:
+            cells = [c for c in summary["cells"] if by is None or c["values"][by] == group]
+            cells.sort(key=lambda c: values.index(c["values"][key]))
+            mean = np.array([_nan(c[f"mean_{metric}"]) for c in cells])
+            if np.isnan(mean).all():
+                continue
+            label = format_value(group) if by else None
+            line = ax.plot(x, mean, marker="o", label=label)[0]
+            ci = [c[f"ci95_{metric}"] or (None, None) for c in cells]
+            low = np.array([_nan(lo) for lo, _ in ci])
+            high = np.array([_nan(hi) for _, hi in ci])
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
+        if labels:
+            ax.set_xticks(x, labels)
+        ax.set(xlabel=key, ylim=(0, 1), title=_label(metric))
+        ax.grid(alpha=0.3)
+    panels[0].set_ylabel("accuracy")
+    if by:
+        panels[1].legend(fontsize=8, title=f"{by}; band: 95 % interval", title_fontsize=8)
+    fig.suptitle(_title(summary))
+    fig.tight_layout()
+    save(fig, path)
+
+
+def _heatmaps(summary: dict, axes: list[str], path: Path) -> None:
+    """Two axes: train-set and test accuracy. More: one panel per value of the rest."""
+    y_key, x_key = (DEPTH, next(k for k in axes if k != DEPTH)) if DEPTH in axes else axes[:2]
+    rest = [k for k in axes if k not in (x_key, y_key)]
+    has_train = any(c["mean_train_accuracy"] is not None for c in summary["cells"])
+    metric = "train_accuracy" if has_train else "accuracy"
+    if rest:
+        combos = list(itertools.product(*(summary["axes"][k] for k in rest)))[:MAX_PANELS]
+        panels = [(dict(zip(rest, combo)), metric) for combo in combos]
+    else:
+        panels = [({}, m) for m in (("train_accuracy",) if has_train else ()) + ("accuracy",)]
+    plt = pyplot()
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.6 * rows), squeeze=False)
+    for ax in grid.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (fixed, shown) in zip(grid.flat, panels):
+        image = _heatmap(ax, summary, x_key, y_key, fixed, shown)
+        fig.colorbar(image, ax=ax, label=_label(shown))
+    fig.suptitle(_title(summary))
+    fig.tight_layout()
+    save(fig, path)
+
+
+def _heatmap(ax, summary, x_key, y_key, fixed: dict, metric: str):
+    xs, ys = summary["axes"][x_key], summary["axes"][y_key]
+    x, x_labels = _positions(xs)
+    y, y_labels = _positions(ys)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for cell in summary["cells"]:
+        values = cell["values"]
+        if any(values[k] != v for k, v in fixed.items()):
+            continue
+        i, j = ys.index(values[y_key]), xs.index(values[x_key])
+        grid[i, j] = _nan(cell[f"mean_{metric}"])
+    image = ax.pcolormesh(_edges(x), _edges(y), grid, vmin=0, vmax=1, cmap="viridis")
+    curve = summary.get("xi_c_curve")
+    if y_key == DEPTH and curve and curve["key"] == x_key:
+        xi = np.array([_nan(v) for v in curve["xi_c"]])  # "inf" (critical): off the top
+        for k, style in zip(MULTIPLES, (":", "--")):
+            ax.plot(curve["values"], np.minimum(k * xi, 1e6), color="white", linestyle=style,
+                    label=f"depth = {k} ξ_c")  # fmt: skip
+        ax.set_ylim(_edges(y)[0], _edges(y)[-1])
+        ax.legend(fontsize=8, loc="upper right")
+    if x_labels:
+        ax.set_xticks(x, x_labels)
+    if y_labels:
+        ax.set_yticks(y, y_labels)
+    where = ", ".join(f"{k}={format_value(v)}" for k, v in fixed.items())
+    ax.set(xlabel=x_key, ylabel=y_key, title=where or _label(metric))
+    return image
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges halfway between centres (and as far again outside the ends)."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
+
+
+def _label(metric: str) -> str:
+    return {
+        "accuracy": "test accuracy",
+        "train_accuracy": "train-set accuracy",
+    }[metric] + " (mean over seeds)"
+
+
+def _title(summary: dict) -> str:
+    seeds = len(summary["seeds"])
+    return f"{summary['name']}: {summary['budget']}, {seeds} seed{'' if seeds == 1 else 's'}"
+
+
+def _nan(value) -> float:
+    """None as NaN; numbers (and "inf", as JSON holds it) as floats."""
+    return np.nan if value is None else float(value)
