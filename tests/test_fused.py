@@ -52,7 +52,7 @@ def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):
 
 
 @pytest.mark.parametrize("extra", [(), ("model.activation=tanh", "train.optimizer=rmsprop")])
-def test_a_block_of_steps_gives_the_bits_of_a_call_per_step(tmp_path, syn, monkeypatch, extra):
+def test_a_block_of_steps_gives_the_bits_of_a_call_per_step(tmp_path, syn, extra):
     """Blocks of up to 16 steps in one compiled call (an XLA while loop), against one
     call per step: the same weights and metrics, over 2 epochs (the block that ends an
     epoch is shorter, its last batch padded)."""
@@ -60,8 +60,7 @@ def test_a_block_of_steps_gives_the_bits_of_a_call_per_step(tmp_path, syn, monke
 
     runs = cfgs("train.epochs=2", "log.every_steps=50", "eval.every_steps=null", *extra)
     blocks = many(tmp_path / "blocks", runs, syn)
-    monkeypatch.setattr(fused, "BLOCK_STEPS", 1)
-    steps = many(tmp_path / "steps", runs, syn)
+    steps = many(tmp_path / "steps", runs, syn, engine=fused.Engine(block_steps=1))
     assert [same(r) for r in blocks] == [same(r) for r in steps]
     for cfg in runs:
         assert metrics_without_time(tmp_path / "blocks", cfg) == metrics_without_time(
@@ -111,8 +110,8 @@ def test_runs_one_by_one_share_one_stack_with_the_bits_of_a_new_one_each(
     tmp_path, syn, monkeypatch, extra
 ):
     """One by one, each run after the first trains in the stack of the one before it
-    (fused.stack: its shape is theirs), and gives the bits it gives in a stack of its own;
-    a lone tanh run trains beside its twin in both."""
+    (Engine.stack: its shape is theirs), and gives the bits it gives in a stack of its
+    own; a lone tanh run trains beside its twin in both."""
     from initcmp.engine import fused
 
     built = []
@@ -120,13 +119,11 @@ def test_runs_one_by_one_share_one_stack_with_the_bits_of_a_new_one_each(
     monkeypatch.setattr(
         fused.StackedRuns, "__init__", lambda self, *a: built.append(original(self, *a))
     )
-    monkeypatch.setattr(fused, "_LAST", [None])
     runs = cfgs("eval.every_steps=7", *extra)
-    shared = many(tmp_path / "shared", runs, syn, fuse=False)
+    shared = many(tmp_path / "shared", runs, syn, fuse=False, engine=fused.Engine())
     assert len(built) == 1
     for cfg, result in zip(runs, shared):
-        monkeypatch.setattr(fused, "_LAST", [None])  # a stack of its own
-        alone = run_alone(tmp_path / "own", cfg, syn)
+        alone = run_alone(tmp_path / "own", cfg, syn)  # a new engine: a stack of its own
         assert same(result) == same(alone)
         assert metrics_without_time(tmp_path / "shared", cfg) == metrics_without_time(
             tmp_path / "own", cfg
@@ -147,11 +144,12 @@ def test_ordered_sum_is_a_sum_and_keeps_its_order_for_any_stack(syn):
 @pytest.mark.parametrize(
     "n, sizes", [(9, [9]), (16, [16]), (17, [9, 8]), (25, [13, 12]), (33, [11, 11, 11])]
 )
-def test_a_group_larger_than_a_stack_is_cut_into_equal_stacks(monkeypatch, n, sizes):
+def test_a_group_larger_than_a_stack_is_cut_into_equal_stacks(n, sizes):
     from initcmp.engine import fused
 
-    monkeypatch.setattr(fused, "MAX_RUNS", 16)
-    stacks = fused.groups([(i % 2, i) for i in range(2 * n)], key=lambda item: item[0])
+    items, cfg = [(i % 2, i) for i in range(2 * n)], synthetic_config()
+    engine = fused.Engine(max_runs=16)
+    stacks = engine.stacks(items, True, config=lambda item: cfg, start=lambda item: item[0])
     assert [len(s) for s in stacks] == sizes * 2
     assert [item for s in stacks[: len(sizes)] for item in s] == [
         (0, i) for i in range(0, 2 * n, 2)
@@ -174,10 +172,10 @@ def test_pad_marks_the_real_rows():
         [("random", seed, "init.stddev=0.3") for seed in range(5)],  # losses of 10^-6 to 10^3
     ],
 )
-def test_an_evaluation_gives_the_same_bits_in_any_stack_and_any_call_size(syn, monkeypatch, runs):
+def test_an_evaluation_gives_the_same_bits_in_any_stack_and_any_call_size(syn, runs):
     """The test-set loss and accuracy of 5 runs evaluated fused (widths as in the
     edge_of_chaos sweep, scales up to 4, and N(0, 0.3²)'s losses, 10^-6 to 10^3) equal each run's
-    alone, bit for bit, also when fused.EVAL_ROWS cuts the evaluation into calls of 59
+    alone, bit for bit, also when an engine's eval_rows cut the evaluation into calls of 59
     images. (One wide first-layer matmul for all runs passed the default model's checks
     and failed this; float64 sums of each call's rows, added call after call, failed the
     N(0, 0.3²) runs: their sums were not exact, so the calls' sizes changed the last bit.)"""
@@ -187,18 +185,18 @@ def test_an_evaluation_gives_the_same_bits_in_any_stack_and_any_call_size(syn, m
     runtime.tensorflow()
     runs = [synthetic_config(init, *extra, seed=seed) for init, seed, *extra in runs]
 
-    def evaluate(configs):
+    def evaluate(configs, engine=None):
         members = []
         for cfg in configs:
             model, optimizer = models.build_model(cfg), models.build_optimizer(cfg)
             optimizer.build(model.trainable_variables)
             members.append((model, optimizer))
-        stack = fused.StackedRuns(configs[0], members, syn)
+        stack = fused.StackedRuns(configs[0], members, syn, engine)
         stack.load(0)
         return stack.evaluate()
 
     together = evaluate(runs)
     assert together == [evaluate([cfg])[0] for cfg in runs]
-    monkeypatch.setattr(fused, "EVAL_ROWS", 300)  # 5 runs: 17 calls of 59 images
-    assert fused.chunk_images(len(syn.y_test), runs[0].eval.batch_size, 5) == 59
-    assert evaluate(runs) == together
+    small = fused.Engine(eval_rows=300)  # 5 runs: 17 calls of 59 images
+    assert fused.chunk_images(len(syn.y_test), runs[0].eval.batch_size, 5, small.eval_rows) == 59
+    assert evaluate(runs, small) == together

@@ -293,7 +293,7 @@ def test_the_estimate_of_a_wide_run_is_a_floor_near_its_peak(tmp_path):
 def test_tensorflows_objects_are_frozen_and_the_collector_stays_on():
     """runtime.tensorflow() pauses the cyclic collector while TensorFlow imports and
     freezes what the import made (runtime._collector_paused), in a fresh process."""
-    probe = "import gc; from initcmp import runtime; runtime.tensorflow(); "
+    probe = "import gc; from initcmp.engine import runtime; runtime.tensorflow(); "
     probe += "print(gc.isenabled(), gc.get_freeze_count())"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     enabled, frozen = out.stdout.split()
@@ -302,18 +302,18 @@ def test_tensorflows_objects_are_frozen_and_the_collector_stays_on():
 
 def test_stacks_trained_in_turn_leave_only_the_last_ones_traced_graphs(tmp_path, syn):
     """Runs of three shapes trained in turn, with runtime.release() between them, as a
-    sweep does: only the last stack's traced steps are alive at the end (fused.stack
-    keeps it for runs of its shape). TensorFlow's registry of custom gradients held
+    sweep does, with one engine: only the last stack's traced steps are alive at the end
+    (the engine keeps it for runs of its shape). TensorFlow's registry of custom gradients held
     every stack's graphs until release() dropped its entries."""
     import gc
     import weakref
 
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from initcmp.engine import runtime
-    from initcmp.engine import train
+    from initcmp.engine import fused, runtime, train
 
     runtime.tensorflow()
+    engine = fused.Engine()
 
     def traced() -> list:
         return [g for g in gc.get_objects() if isinstance(g, FuncGraph)]
@@ -321,7 +321,8 @@ def test_stacks_trained_in_turn_leave_only_the_last_ones_traced_graphs(tmp_path,
     before, alive = weakref.WeakSet(traced()), []  # weak: a freed graph's id is reused
     for width in (8, 16, 24):
         cfg = config("train.steps=3", f"model.hidden=[{width}]", f"name=w{width}")
-        train.run_many([cfg], syn, checkpoint_root=tmp_path / "ck", log_root=tmp_path / "logs")
+        roots = {"checkpoint_root": tmp_path / "ck", "log_root": tmp_path / "logs"}
+        train.run_many([cfg], syn, **roots, engine=engine)
         runtime.release()
         alive.append(len([g for g in traced() if g not in before]))
     assert alive[0] > 0 and alive == [alive[0]] * 3, alive

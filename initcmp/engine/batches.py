@@ -84,20 +84,3 @@ def pad(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.int32]:
     count = rows.shape[-1]
     padding = [(0, 0)] * (rows.ndim - 1) + [(0, size - count)]
     return np.pad(rows, padding).astype(np.int32), np.int32(count)
-
-
-_DATA: list = [None, None]  # the last dataset given, and its tensors
-
-
-def tensors(dataset) -> tuple:
-    """The dataset as TensorFlow constants, images flattened to (N, 784) uint8, made once
-    per dataset and shared by every stack that trains on it (a sweep's stacks in turn)."""
-    import tensorflow as tf
-
-    if _DATA[0] is not dataset:
-        x_train, x_test = (x.reshape(len(x), -1) for x in (dataset.x_train, dataset.x_test))
-        _DATA[:] = [
-            dataset,
-            tuple(map(tf.constant, (x_train, x_test, dataset.y_train, dataset.y_test))),
-        ]
-    return _DATA[1]

@@ -1,6 +1,6 @@
 """The fused engine: K runs of the same shape trained as one stacked model.
 
-`groups` decides which runs train together; a `StackedRuns` trains them. Every run keeps
+`Engine.stacks` decides which runs train together; a `StackedRuns` trains them. Every run keeps
 its own Keras model and optimizer (engine/models.py): they are what its checkpoint holds and
 what `initcmp eval` restores. A `StackedRuns` trains stacked copies of them: each kernel
 becomes a (K, fan_in, fan_out) variable and each bias (K, 1, fan_out), so one
@@ -34,14 +34,14 @@ from initcmp.engine import batches
 from initcmp.engine import models
 from initcmp.config.schema import Config, to_dict
 
-# Most runs in one stack, a larger group cut into equal stacks: the 25 runs of 5 inits x 5
-# seeds x 2 epochs took 30.8-31.8 s as stacks of 13 and 12, 31.6-32.9 s as one.
+# The engine's limits, the defaults of `Engine` (benchmarks/ measures each: README, Speed).
+# Most runs in one stack; a larger group is cut into equal stacks.
 MAX_RUNS = 16
-
-# Most rows (run x image) one evaluation call holds (its image as floats, 3 kB, and its
-# layers' outputs): a 25-run comparison peaked at 1.28-1.33 GB with 10,000 rows, 1.36-1.50
-# GB with 20,000, in the same time. It changes memory, not results (tests/test_fused.py).
+# Most rows (run x image) one evaluation call holds: it changes memory, not results.
 EVAL_ROWS = 10_000
+# Most training steps one compiled call runs (engine/train.py ends a call where a stage
+# is due).
+BLOCK_STEPS = 16
 
 # Activations with which a stack of one gives the same bits as a slice of a larger stack.
 # With curved ones (tanh, sigmoid, ...) XLA fuses a stack of one differently and the last
@@ -49,9 +49,11 @@ EVAL_ROWS = 10_000
 # arithmetic, the same numbers as fused; tests/test_fused.py checks both kinds).
 EXACT_ALONE = ("relu", "linear")
 
-# Most training steps one compiled call runs (engine/train.py ends a call where a stage is due).
-# The default's 9 runs: an epoch in 2.7-2.8 s in calls of 5-20 steps, 3.7 s in calls of 1.
-BLOCK_STEPS = 16
+
+def slots(cfg: Config, runs: int) -> int:
+    """A stack's leading dimension for `runs` runs of `cfg`'s shape: one per run, and a
+    twin for a lone run with a curved activation (EXACT_ALONE)."""
+    return runs + (runs == 1 and cfg.model.activation not in EXACT_ALONE)
 
 
 def fusible_key(cfg: Config) -> str:
@@ -59,58 +61,84 @@ def fusible_key(cfg: Config) -> str:
     return repr({k: v for k, v in to_dict(cfg).items() if k not in ("init", "seed")})
 
 
-def stack_key(start: int, cfg: Config) -> str:
-    """Runs with one key train in one stack: at one step, differing in init and seed."""
-    return f"{start} {fusible_key(cfg)}"
+class Engine:
+    """The fused engine as its caller holds it: its limits, and what it keeps from one
+    stack to the next. One per experiment (experiments/launch.py makes one for all of a
+    comparison's or a sweep's stacks); `train.run_many` makes its own when given none.
 
+    It keeps the last stack it built, which runs of its shape reuse: runs trained one by
+    one, and a sweep's stacks of one shape in turn, so share one traced and compiled
+    program, the same bits (XLA keeps every program it ran until the process ends). And
+    it keeps the dataset as TensorFlow constants, made once per dataset.
+    """
 
-def groups(items: list, key) -> list[list]:
-    """`items` grouped by `key` (in first-seen order), each group cut into as few stacks
-    of at most MAX_RUNS as it can, of equal size (25 runs: 13 and 12): what trains
-    together, here and as one Ray task (experiments/on_ray.py)."""
-    by_key: dict = {}
-    for item in items:
-        by_key.setdefault(key(item), []).append(item)
-    sizes = {k: math.ceil(len(g) / math.ceil(len(g) / MAX_RUNS)) for k, g in by_key.items()}
-    return [g[i : i + sizes[k]] for k, g in by_key.items() for i in range(0, len(g), sizes[k])]
+    def __init__(
+        self, max_runs: int = MAX_RUNS, block_steps: int = BLOCK_STEPS, eval_rows: int = EVAL_ROWS
+    ):
+        self.max_runs, self.block_steps, self.eval_rows = max_runs, block_steps, eval_rows
+        self._last: StackedRuns | None = None
+        self._data: tuple = (None, None)  # the last dataset given, and its tensors
 
+    def stacks(self, items: list, fuse: bool, config=lambda item: item, start=lambda item: 0):
+        """THE rule for which runs train together, wherever runs are grouped (the
+        launcher, `train.run_many`, the memory estimate): with `fuse`, the items whose
+        `config` agrees but for init and seed and that stand at one `start` step, in
+        first-seen order, each group cut into as few stacks of at most `max_runs` as it
+        can, of equal size (25 runs: 13 and 12); without, one item per stack."""
+        if not fuse:
+            return [[item] for item in items]
+        by_key: dict = {}
+        for item in items:
+            by_key.setdefault((start(item), fusible_key(config(item))), []).append(item)
+        out = []
+        for group in by_key.values():
+            size = math.ceil(len(group) / math.ceil(len(group) / self.max_runs))
+            out += [group[i : i + size] for i in range(0, len(group), size)]
+        return out
 
-_LAST: list = [None]  # the stack built last, which `stack` hands to runs of its shape
+    def stack(self, cfg: Config, members: list, dataset) -> StackedRuns:
+        """A stack for `members` (the caller loads their state into it): the last one
+        built if they have its shape, else a new one (the last one goes first)."""
+        last, shape = self._last, (fusible_key(cfg), len(members))
+        if last is None or last.shape != shape or last.dataset is not dataset:
+            if last is not None:
+                self._last = last = None
+                gc.collect()
+            last = self._last = StackedRuns(cfg, members, dataset, self)
+        last.own(members)
+        return last
 
+    def tensors(self, dataset) -> tuple:
+        """The dataset as TensorFlow constants, images flattened to (N, 784) uint8,
+        shared by every stack that trains on it."""
+        import tensorflow as tf
 
-def stack(cfg: Config, members: list, dataset) -> StackedRuns:
-    """A stack for `members` (the caller loads their state into it): the last one built
-    if they have its shape, else a new one. Runs trained one by one, and a sweep's stacks
-    of one shape in turn, so share one traced and compiled program, the same bits (XLA
-    keeps every program it ran until the process ends; tests/test_fused.py)."""
-    last = _LAST[0]
-    shape = (fusible_key(cfg), len(members))
-    if last is None or last.shape != shape or last.dataset is not dataset:
-        if last is not None:
-            _LAST[0] = last = None  # the last one goes before the next is built
-            gc.collect()
-        last = _LAST[0] = StackedRuns(cfg, members, dataset)
-    last.own(members)
-    return last
+        if self._data[0] is not dataset:
+            x_train, x_test = (x.reshape(len(x), -1) for x in (dataset.x_train, dataset.x_test))
+            tensors = tuple(map(tf.constant, (x_train, x_test, dataset.y_train, dataset.y_test)))
+            self._data = (dataset, tensors)
+        return self._data[1]
 
 
 class StackedRuns:
-    def __init__(self, cfg: Config, members: list, dataset):
+    def __init__(self, cfg: Config, members: list, dataset, engine: Engine | None = None):
         """`members`: (Keras model, optimizer) of each run, built from configs that differ
-        only in `init` and `seed` (so the shapes and the optimizer agree)."""
+        only in `init` and `seed` (so the shapes and the optimizer agree); `engine`: whose
+        limits and dataset tensors it uses (a new Engine's if None)."""
         import keras
         import tensorflow as tf
 
+        engine = engine or Engine()
         self.k = len(members)  # the runs
-        self.shape, self.dataset = (fusible_key(cfg), self.k), dataset  # what `stack` reuses
-        # A lone run with a curved activation trains beside a twin of itself (see above).
-        self.twin = self.k == 1 and cfg.model.activation not in EXACT_ALONE
-        self._slots = self.k + self.twin  # the stack's leading dimension
+        self.shape, self.dataset = (fusible_key(cfg), self.k), dataset  # what Engine reuses
+        self._slots = slots(cfg, self.k)  # the stack's leading dimension
+        self.twin = self._slots > self.k  # a lone run beside a twin of itself (EXACT_ALONE)
+        self.eval_rows = engine.eval_rows
         self.eval_batch_size = cfg.eval.batch_size
         self.train_images = min(cfg.eval.train_images, len(dataset.y_train))
         self._activation = keras.activations.get(cfg.model.activation)
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
-        self._x_train, self._x_test, self._y_train, self._y_test = batches.tensors(dataset)
+        self._x_train, self._x_test, self._y_train, self._y_test = engine.tensors(dataset)
         self.own(members)
         owned = zip(*[m.trainable_variables for m, _ in self._owners])  # k0, b0, k1, ...
         self.variables = [
@@ -270,7 +298,8 @@ class StackedRuns:
             sets.append(("train_set", self.evaluate_train_chunk, self.train_images))
         out = [{} for _ in range(self.k)]
         for prefix, chunk, n in sets:  # in chunks of one padded shape per set
-            loss, hits = self._sums(chunk, n, chunk_images(n, self.eval_batch_size, self._slots))
+            size = chunk_images(n, self.eval_batch_size, self._slots, self.eval_rows)
+            loss, hits = self._sums(chunk, n, size)
             for i in range(self.k):
                 out[i].update({f"{prefix}_loss": loss[i] / n, f"{prefix}_accuracy": hits[i] / n})
         return out
@@ -293,10 +322,10 @@ class StackedRuns:
         return sums[: self.k]
 
 
-def chunk_images(n: int, batch_size: int, slots: int) -> int:
+def chunk_images(n: int, batch_size: int, slots: int, rows: int = EVAL_ROWS) -> int:
     """Images per evaluation call of n images for a stack of `slots`: at most
-    eval.batch_size, at most EVAL_ROWS rows in all, in equal calls (little padding)."""
-    calls = max(math.ceil(n / batch_size), math.ceil(n * slots / EVAL_ROWS))
+    eval.batch_size, at most `rows` rows in all, in equal calls (little padding)."""
+    calls = max(math.ceil(n / batch_size), math.ceil(n * slots / rows))
     return math.ceil(n / calls)
 
 

@@ -91,28 +91,24 @@ def state(cfg: Config) -> int:
     return parameters(cfg) * FLOAT * (1 + SLOTS[cfg.train.optimizer])
 
 
-def slots(cfg: Config, runs: int) -> int:
-    """The stack's leading dimension for `runs` runs (a lone curved run has a twin)."""
-    return runs + (runs == 1 and cfg.model.activation not in fused.EXACT_ALONE)
-
-
-def _evaluation(cfg: Config, k: int, runs: int) -> tuple:
+def _evaluation(cfg: Config, k: int, runs: int, rows: int = fused.EVAL_ROWS) -> tuple:
     """One call of the compiled evaluation for a stack of k (at most eval.batch_size
     images, fewer for a large stack: fused.chunk_images): the pixels gathered for each
     run, then at each layer its input and output."""
     w, batch = models.widths(cfg), cfg.eval.batch_size
-    e = fused.chunk_images(batch, batch, k)
+    e = fused.chunk_images(batch, batch, k, rows)
     nbytes = k * e * (IMAGE + FLOAT * max(a + b for a, b in zip(w, w[1:])))
-    if e < batch:  # cut to fused.EVAL_ROWS rows a call: more runs mean fewer images each
+    if e < batch:  # cut to `rows` rows a call: more runs mean fewer images each
         knobs = (HIDDEN, "eval.batch_size")
     else:
         knobs = ("eval.batch_size", FUSED) if runs > 1 else ("eval.batch_size",)
     return nbytes, f"evaluating {e} images at once", *knobs
 
 
-def training(cfgs: list[Config], fuse: bool, dataset) -> Need:
-    """What `train.run_many(cfgs, dataset, fuse=fuse)` needs at its peak. Every run's own
-    model and optimizer is built first and lives throughout; then each stack trains in
+def training(cfgs: list[Config], fuse: bool, dataset, engine: fused.Engine | None = None) -> Need:
+    """What `train.run_many(cfgs, dataset, fuse=fuse, engine=engine)` needs at its peak.
+    Every run's own model and optimizer is built first and lives throughout; then each
+    stack trains in
     turn: its stacked copy, and the largest of a step (the gradients, and each layer's
     output on the batch, kept for the backward pass), an evaluation, and the host copy
     of the stack that a checkpoint reads (kept until the next one)."""
@@ -124,9 +120,10 @@ def training(cfgs: list[Config], fuse: bool, dataset) -> Need:
     else:
         what = f"the models and optimizer state of {n} runs ({size} each)"
         need.add(sum(state(c) for c in cfgs), what, HIDDEN, RUNS)
-    stacks = fused.groups(cfgs, fused.fusible_key) if fuse else [[c] for c in cfgs]
-    group = max(stacks, key=lambda g: state(g[0]) * slots(g[0], len(g)))
-    cfg, k = group[0], slots(group[0], len(group))
+    engine = engine or fused.Engine()
+    stacks = engine.stacks(cfgs, fuse)  # as if every run started at one step: the largest
+    group = max(stacks, key=lambda g: state(g[0]) * fused.slots(g[0], len(g)))
+    cfg, k = group[0], fused.slots(group[0], len(group))
     if len(group) > 1:
         need.add(k * state(cfg), f"the stack of the {k} trained together", HIDDEN, FUSED)
     else:
@@ -136,7 +133,7 @@ def training(cfgs: list[Config], fuse: bool, dataset) -> Need:
     transient = [
         (k * state(cfg), "a checkpoint's copy of the stack", HIDDEN),
         (step, f"a training step of {b} images", HIDDEN, "train.batch_size"),
-        _evaluation(cfg, k, len(group)),
+        _evaluation(cfg, k, len(group), engine.eval_rows),
     ]
     need.add(*max(transient, key=lambda t: t[0]))
     need.add(dataset.x_train.nbytes + dataset.x_test.nbytes, "the data in TensorFlow")
@@ -146,7 +143,7 @@ def training(cfgs: list[Config], fuse: bool, dataset) -> Need:
 def evaluating(cfg: Config, dataset) -> Need:
     """What `evaluate.evaluate_run` needs: the run's model and optimizer, its stack of
     one (or two), one evaluation, the data in TensorFlow."""
-    k = slots(cfg, 1)
+    k = fused.slots(cfg, 1)
     need = Need("evaluating a run").add(state(cfg), "the run's model and optimizer", HIDDEN)
     need.add(k * state(cfg), "its stacked copy", HIDDEN)
     need.add(*_evaluation(cfg, k, 1))

@@ -61,16 +61,20 @@ def run_many(
     fuse: bool = True,
     reporter: Reporter | None = None,
     held: list[Config] | None = None,
+    engine: fused.Engine | None = None,
 ) -> list[dict | None]:
     """Train several runs, each exactly as `run` would (same folders, same bits).
 
     With `fuse`, runs that differ only in init and seed and stand at the same step are
-    trained together in one stack (engine/fused.py); otherwise one by one. Returns the results
-    in the order of `cfgs`. A run another process holds is an error (RunInUseError), or,
-    given a `held` list, is appended to it and passed over (its result None).
+    trained together in one stack (fused.Engine.stacks); otherwise one by one. Returns
+    the results in the order of `cfgs`. A run another process holds is an error
+    (RunInUseError), or, given a `held` list, is appended to it and passed over (its
+    result None). `engine`: the caller's, to share its last stack with runs of its shape
+    (a new one if None).
     """
     runtime.tensorflow()
-    memory.check(memory.training(cfgs, fuse, data))  # what cannot fit is refused now
+    engine = engine or fused.Engine()
+    memory.check(memory.training(cfgs, fuse, data, engine))  # what cannot fit is refused now
     reporter = reporter or Reporter()
     results: dict[int, dict] = {}
     todo: list[Run] = []
@@ -92,22 +96,20 @@ def run_many(
                 results[index] = {**done, "resumed_from_step": done["step"]}
             else:
                 todo.append(Run(cfg, data, paths, index))
-        key = (lambda r: fused.stack_key(r.start, r.cfg)) if fuse else (lambda r: r.index)
-        stacks = fused.groups(todo, key)
+        stacks = engine.stacks(todo, fuse, config=lambda r: r.cfg, start=lambda r: r.start)
         del todo  # a stack's runs are let go once it is done: runtime.release frees them
         while stacks:
-            results.update(_train_stack(stacks.pop(0), data, reporter, fresh))
+            results.update(_train_stack(stacks.pop(0), data, reporter, fresh, engine))
             if stacks:  # between stacks only: a process's last stack is freed at its exit
                 runtime.release()
             faults.point("group")
     return [results[i] for i in range(len(cfgs))]
 
 
-def _train_stack(runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool) -> dict:
+def _train_stack(runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool, engine) -> dict:
     """{index in the caller's list: result} of runs trained together."""
-    return {
-        r.index: result for r, result in zip(runs, _train_together(runs, data, reporter, fresh))
-    }
+    results = _train_together(runs, data, reporter, engine, fresh)
+    return {r.index: result for r, result in zip(runs, results)}
 
 
 def due(step: int, every: int | None, always: bool = False) -> bool:
@@ -128,11 +130,11 @@ def block_lengths(start: int, stop: int, cadences, most: int) -> list[int]:
 
 
 def _train_together(
-    runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool = False
+    runs: list[Run], data: Dataset, reporter: Reporter, engine: fused.Engine, fresh: bool = False
 ) -> list[dict]:
     """Train runs that stand at the same step as one stack; each keeps its own records,
     checkpoints, divergence and result, exactly as if it had trained alone."""
-    group = _Group(runs, data, reporter)
+    group = _Group(runs, data, reporter, engine)
     cfg, per_epoch, step, total = group.cfg, group.steps_per_epoch, group.start, group.total
     try:
         for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
@@ -172,7 +174,7 @@ class _Group:
     """Runs training together: their stack, which of them are still training (by slot
     in the stack), the clock, and each stage of the loop for all of them."""
 
-    def __init__(self, runs: list[Run], data: Dataset, reporter: Reporter):
+    def __init__(self, runs: list[Run], data: Dataset, reporter: Reporter, engine: fused.Engine):
         first = runs[0]
         self.cfg, self.start, self.total = first.cfg, first.start, first.total
         self.steps_per_epoch = first.steps_per_epoch
@@ -181,7 +183,8 @@ class _Group:
         for r in runs:
             for line in r.notes:
                 reporter.note(line)
-        self.stack = fused.stack(self.cfg, [(r.model, r.optimizer) for r in runs], data)
+        self.block_steps = engine.block_steps
+        self.stack = engine.stack(self.cfg, [(r.model, r.optimizer) for r in runs], data)
         self.stack.load(self.start, np.stack([r.state.sums.numpy() for r in runs]))
         if self.start == 0:
             self.evaluate_at_start()
@@ -207,9 +210,9 @@ class _Group:
         cfg, first = self.cfg, epoch * self.steps_per_epoch
         stop = min(first + self.steps_per_epoch, self.total)
         cadences = (cfg.log.every_steps, cfg.eval.every_steps, cfg.checkpoint.every_steps)
-        lengths = block_lengths(step, stop, cadences, fused.BLOCK_STEPS)
+        lengths = block_lengths(step, stop, cadences, self.block_steps)
         return batches.epoch_blocks(
-            orders, cfg.train.batch_size, step - first, lengths, fused.BLOCK_STEPS
+            orders, cfg.train.batch_size, step - first, lengths, self.block_steps
         )
 
     def log(self, step: int) -> None:

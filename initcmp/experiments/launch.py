@@ -1,12 +1,13 @@
-"""Train an experiment's runs that have not finished: the one engine under `compare` and
+"""Train an experiment's runs that have not finished: the one launcher under `compare` and
 `sweep`, given the list of runs their plans make.
 
 Finished runs are read from their records (no TensorFlow, no data), interrupted ones
-resume from their checkpoint, and a diverged run is recorded and passed over. Data is
-loaded once, and only if something needs training. With `compare.fuse`, runs that
-agree on everything but init and seed, and stand at the same step, train together in
-stacks (engine/fused.py), each to the same bits as alone, one stack at a time; with
-`compare.executor: ray`, the stacks are Ray tasks (experiments/on_ray.py).
+resume from their checkpoint, and a diverged run is recorded and passed over. The runs
+left are cut into stacks by the engine's one rule (`fused.Engine.stacks`: with
+`compare.fuse`, runs that agree on everything but init and seed and stand at the same
+step train together, each to the same bits as alone), and the stacks go to the launcher
+that `compare.executor` names: `local` trains them in this process, one at a time;
+`ray` sends each to a Ray task (on_ray.py). A sweeper plans, a launcher runs.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from initcmp.engine import checkpoints
-from initcmp.engine import fused
-from initcmp.store import records
-from initcmp.engine import runtime
-from initcmp.engine import train
 from initcmp.config.schema import Config
 from initcmp.data.sources import Dataset
-from initcmp.errors import RunInUseError
+from initcmp.engine import checkpoints, fused, runtime, train
 from initcmp.engine.reporter import Reporter
+from initcmp.errors import RunInUseError
+from initcmp.store import records
 from initcmp.store.records import RunPaths
 
 
@@ -40,10 +38,8 @@ def train_missing(
     """Train every run of `runs` (an experiment `cfg`'s plan, `shape` in words for the
     progress display: `3 initializers x 3 seeds`) that has not finished."""
     reporter = reporter or Reporter()
-    if cfg.compare.executor == "ray":  # no Ray: one line, before anything is said or read
-        from initcmp.experiments import on_ray
-
-        on_ray.require_ray()
+    launcher = LAUNCHERS[cfg.compare.executor](cfg, checkpoint_root, log_root, reporter)
+    launcher.check()  # e.g. no Ray: one line, before anything is said or read
     reporter.compare_start(cfg, len(runs), shape)
     todo, elsewhere = [], []
     for run_cfg in runs:
@@ -59,8 +55,7 @@ def train_missing(
             reporter.skipped(run_cfg, done)
         else:
             todo.append(run_cfg)
-    finished = len(runs) - len(todo) - len(elsewhere)
-    _train(cfg, finished, todo, load_data, checkpoint_root, log_root, reporter, elsewhere)
+    launcher.launch(len(runs) - len(todo) - len(elsewhere), todo, load_data, held=elsewhere)
     # The runs another process held: wait for it to let go, then read them, or train
     # what it left unfinished (it was killed) here. No run is ever trained twice.
     left = []
@@ -75,42 +70,7 @@ def train_missing(
         else:
             left.append(run_cfg)
     if left:
-        _train(cfg, len(runs) - len(left), left, load_data, checkpoint_root, log_root, reporter)
-
-
-def _train(cfg, finished, todo, load_data, checkpoint_root, log_root, reporter, held=None):
-    """Train `todo` (`finished` runs of the plan were read from their records); runs
-    another process holds by then go to `held`, if given."""
-    if todo and cfg.compare.executor == "ray":
-        from initcmp.experiments import on_ray
-
-        reporter.compare_plan(finished, len(todo), None)
-        on_ray.run(cfg, todo, checkpoint_root=checkpoint_root, log_root=log_root, reporter=reporter)
-    elif todo:
-        dataset = load_data()
-        size = len(dataset.y_train)
-        left = [
-            max(c.train.total_steps(size) - saved_step(c, checkpoint_root, log_root), 0)
-            for c in todo
-        ]
-        work = sum(n * c.model.weights() for n, c in zip(left, todo))  # deeper: slower
-        reporter.compare_plan(finished, len(todo), sum(left), work)
-        # One stack at a time, as run_many would group them: the first steps start at
-        # once and only one stack of models is in memory, however many runs.
-        for i, stack in enumerate(stacks(todo, cfg.compare.fuse, checkpoint_root, log_root)):
-            if i:
-                runtime.release()  # the stack before this one (train.run_many frees its own)
-            train.run_many(
-                stack,
-                dataset,
-                checkpoint_root=checkpoint_root,
-                log_root=log_root,
-                fuse=cfg.compare.fuse,
-                reporter=reporter,
-                held=held,
-            )
-    else:
-        reporter.compare_plan(finished, 0, 0)
+        launcher.launch(len(runs) - len(left), left, load_data)
 
 
 def saved_step(cfg: Config, checkpoint_root, log_root) -> int:
@@ -118,13 +78,81 @@ def saved_step(cfg: Config, checkpoint_root, log_root) -> int:
     return records.trained_steps(RunPaths.of(cfg, checkpoint_root, log_root), None)
 
 
-def stacks(todo: list[Config], fuse: bool, checkpoint_root, log_root) -> list[list[Config]]:
-    """The runs that train together: with `fuse`, those at the same step that differ only
-    in init and seed, at most fused.MAX_RUNS (train.run_many's own grouping); else one."""
-    if not fuse:
-        return [[c] for c in todo]
+def stacks(
+    todo: list[Config], fuse: bool, checkpoint_root, log_root, engine: fused.Engine | None = None
+) -> list[list[Config]]:
+    """The stacks `todo` trains in, each run at the step it resumes from: the engine's
+    one rule (`train.run_many` applies the same one to what it is given)."""
+    start = lambda cfg: saved_step(cfg, checkpoint_root, log_root)  # noqa: E731
+    return (engine or fused.Engine()).stacks(todo, fuse, start=start)
 
-    def key(cfg: Config) -> str:
-        return fused.stack_key(saved_step(cfg, checkpoint_root, log_root), cfg)
 
-    return fused.groups(todo, key)
+class Launcher:
+    """Where an experiment's stacks train. `check` runs before anything is said or read;
+    `launch` trains the unfinished runs `todo` (`finished` runs of the plan were read
+    from their records) and tells the reporter the plan first."""
+
+    def __init__(self, cfg: Config, checkpoint_root, log_root, reporter: Reporter):
+        self.cfg, self.reporter = cfg, reporter
+        self.roots = {"checkpoint_root": checkpoint_root, "log_root": log_root}
+        self.engine = fused.Engine()  # one for all of the experiment's stacks
+
+    def check(self) -> None:
+        pass
+
+    def launch(self, finished: int, todo: list[Config], load_data, held=None) -> None:
+        raise NotImplementedError
+
+
+class LocalLauncher(Launcher):
+    """The stacks in this process, one at a time: the first steps start at once and only
+    one stack of models is in memory, however many runs. Stacks of one shape share the
+    engine's one compiled program."""
+
+    def launch(self, finished: int, todo: list[Config], load_data, held=None) -> None:
+        """Runs another process holds by the time their stack trains go to `held`."""
+        if not todo:
+            self.reporter.compare_plan(finished, 0, 0)
+            return
+        dataset = load_data()
+        size = len(dataset.y_train)
+        left = [max(c.train.total_steps(size) - saved_step(c, **self.roots), 0) for c in todo]
+        work = sum(n * c.model.weights() for n, c in zip(left, todo))  # deeper: slower
+        self.reporter.compare_plan(finished, len(todo), sum(left), work)
+        fuse = self.cfg.compare.fuse
+        for i, stack in enumerate(stacks(todo, fuse, **self.roots, engine=self.engine)):
+            if i:
+                runtime.release()  # the stack before this one (train.run_many frees its own)
+            train.run_many(
+                stack,
+                dataset,
+                **self.roots,
+                fuse=fuse,
+                reporter=self.reporter,
+                held=held,
+                engine=self.engine,
+            )
+
+
+class RayLauncher(Launcher):
+    """Each stack a Ray task, on this machine or a cluster (on_ray.py); the data is
+    loaded on the workers, so the driver never loads it."""
+
+    def check(self) -> None:
+        from initcmp.experiments import on_ray
+
+        on_ray.require_ray()
+
+    def launch(self, finished: int, todo: list[Config], load_data, held=None) -> None:
+        from initcmp.experiments import on_ray
+
+        if not todo:
+            self.reporter.compare_plan(finished, 0, 0)
+            return
+        self.reporter.compare_plan(finished, len(todo), None)
+        work = stacks(todo, self.cfg.compare.fuse, **self.roots, engine=self.engine)
+        on_ray.run(self.cfg, work, **self.roots, reporter=self.reporter)
+
+
+# The launchers by the name `compare.executor` gives.
+LAUNCHERS = {"local": LocalLauncher, "ray": RayLauncher}

@@ -1,10 +1,10 @@
 """The Ray executor: a comparison's runs as Ray tasks, on this machine or a cluster.
 
-`compare --executor ray` hands each group of runs that can train together (the same
-grouping as the local executor, `fused.groups`: same settings but init and seed, at
-most fused.MAX_RUNS) to one Ray task, which calls `train.run_many` exactly as the local
-executor does. So a run's numbers do not depend on the executor: the same per-run seeds,
-the same resume rules, the same bits (tests/test_distributed.py).
+`compare --executor ray` hands each stack of runs that train together (cut by the same
+rule as on the local executor, `fused.Engine.stacks`) to one Ray task, which calls
+`train.run_many` exactly as the local executor does. So a run's numbers do not depend
+on the executor: the same per-run seeds, the same resume rules, the same bits
+(tests/test_distributed.py).
 
 - No address: a Ray instance is started for the command and shut down after it, so
   nothing is left running. An address joins that cluster (`ray start --head` prints it).
@@ -26,7 +26,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from initcmp.engine import faults
-from initcmp.engine import fused
 from initcmp.config.schema import Config
 from initcmp.errors import ConfigError, ExecutorError, InitcmpError
 
@@ -193,9 +192,15 @@ def _gcs_problem(target: str) -> str | None:
 
 
 def run(
-    cfg: Config, todo: list[Config], *, checkpoint_root: str | Path, log_root: str | Path, reporter
+    cfg: Config,
+    work: list[list[Config]],
+    *,
+    checkpoint_root: str | Path,
+    log_root: str | Path,
+    reporter,
 ) -> list[dict]:
-    """Train `todo` (a comparison's unfinished runs) as Ray tasks; return their results."""
+    """Train `work` (a comparison's unfinished runs, in stacks) as Ray tasks, one a
+    stack; return their results."""
     ray = require_ray()
     options = cfg.ray
     started_here = not ray.is_initialized()
@@ -208,9 +213,8 @@ def run(
             max_retries=options.retries,
             retry_exceptions=False,
         )
-        work = fused.groups(todo, fused.fusible_key) if cfg.compare.fuse else [[c] for c in todo]
         reporter.note(
-            f"ray: {len(todo)} runs in {len(work)} tasks on "
+            f"ray: {sum(map(len, work))} runs in {len(work)} tasks on "
             f"{options.address or 'a local Ray instance'}"
         )
         pending = {
