@@ -225,7 +225,7 @@ def number(value) -> str:
 def to_json(results: list[dict]) -> dict:
     """One result as itself, several as {"inits": [...]}; inf and NaN as the strings
     "inf", "-inf" and "nan" (JSON has no such numbers)."""
-    results = [records.clean(r, nonfinite=str) for r in results]
+    results = [records.json_safe(r, nonfinite=str) for r in results]
     return results[0] if len(results) == 1 else {"inits": results}
 
 

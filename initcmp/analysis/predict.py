@@ -23,7 +23,6 @@ import numpy as np
 
 from initcmp.engine import batches
 from initcmp.inits import registry
-from initcmp.engine import models
 from initcmp.analysis import theory
 from initcmp.config.schema import Config
 
@@ -97,7 +96,7 @@ def summary(cfg: Config, second: float, critical: bool = False) -> dict:
     layers (the first layer's when there is only one) and its first layer's q¹ from the
     inputs' E[x²] (`second`); the per-layer table for this network's own shapes; and what
     it means for this depth, in one sentence."""
-    sizes = models.widths(cfg)
+    sizes = cfg.model.widths()
     shapes = list(zip(sizes[:-1], sizes[1:]))
     rows = layers(cfg, second, shapes)
     if rows is None:

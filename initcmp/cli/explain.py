@@ -116,7 +116,7 @@ def theory(init, config_path, overrides, critical, as_json, plot_path):
         except OutputError as exc:  # name the flag the path came from
             raise OutputError(f"--plot: {exc}") from None
     if as_json:
-        click.echo(json.dumps(records.clean(result, nonfinite=str), indent=2))
+        click.echo(json.dumps(records.json_safe(result, nonfinite=str), indent=2))
         return
     render_compare.print_theory(cfg, result)
     if plot_path:

@@ -178,10 +178,21 @@ FLAG_KEYS = {
 }
 
 
+def executor_flags(executor, address) -> dict:
+    """--executor and --address (an empty address is none)."""
+    return {"--executor": executor, "--address": address or None}
+
+
 def load_config(config_path, flags: dict, sets, axes=()):
     """The one route into the config: defaults < --config file < the flags given (those
     not None in `flags`, {"--seed": 3}) < each `--grid KEY=...` (`axes`: (KEY, values),
     as grid.from_flag parses them) < each `--set KEY=VALUE` in order."""
+    return resolve.load(config_path, overrides_of(flags, sets, axes))
+
+
+def overrides_of(flags: dict, sets, axes=()) -> list[resolve.Override]:
+    """The overrides a command line makes, in load_config's order; each `--set` parsed
+    once, here."""
     overrides = [
         resolve.Override(FLAG_KEYS[flag], value, flag)
         for flag, value in flags.items()
@@ -190,8 +201,7 @@ def load_config(config_path, flags: dict, sets, axes=()):
     overrides += [
         resolve.Override(f"sweep.grid.{key}", values, f"--grid {key}") for key, values in axes
     ]
-    overrides += [resolve.parse_set(item) for item in sets]
-    return resolve.load(config_path, overrides)
+    return overrides + [resolve.parse_set(item) for item in sets]
 
 
 def train_with_progress(run, cfg, checkpoint_dir, log_dir, fresh: bool) -> None:

@@ -44,7 +44,7 @@ def runs(config_path, overrides, checkpoint_dir, log_dir, as_json):
         click.echo(json.dumps({"experiment": cfg.name, "runs": found}))
     elif found:
         click.echo(f"experiment {cfg.name}: {len(found)} runs")
-        click.echo("\n".join(inventory.lines(found)))
+        click.echo("\n".join(inventory.status_lines(found)))
     else:
         others = ", ".join(inventory.experiments(checkpoint_dir, log_dir))
         click.echo(
@@ -97,7 +97,7 @@ def rm(init, config_path, overrides, seed, checkpoint_dir, log_dir, yes):
         raise ConfigError("rm needs --init NAME (and --seed N, default 0): the run to delete")
     cfg = load_config(config_path, {"--init": init, "--seed": seed}, overrides)
     run = inventory.find(cfg, checkpoint_dir, log_dir)
-    click.echo(f"{cfg.name}: {inventory.lines([run])[0]}", err=True)
+    click.echo(f"{cfg.name}: {inventory.status_lines([run])[0]}", err=True)
     if not yes and not _confirm(f"delete {run['checkpoint_dir']} and {run['log_dir']}?"):
         click.echo("nothing deleted", err=True)
         sys.exit(1)

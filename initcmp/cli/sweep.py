@@ -13,6 +13,7 @@ from initcmp.cli.options import (
     DEFAULTS,
     compare_flags,
     config_options,
+    executor_flags,
     dirs_options,
     epochs_option,
     executor_options,
@@ -104,8 +105,7 @@ def _load(config_path, overrides, grids, seeds, epochs, steps, executor, address
     flags = {
         **compare_flags(None, seeds, epochs),
         "--steps": steps,
-        "--executor": executor,
-        "--address": address or None,
+        **executor_flags(executor, address),
     }
     axes = [grid.from_flag(item) for item in grids]
     return load_config(config_path, flags, overrides, axes)

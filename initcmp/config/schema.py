@@ -33,6 +33,11 @@ def _check(**rules: Any) -> dict:
     return {"rules": rules}
 
 
+# The task: MNIST's 28 x 28 images, flattened, in; its 10 classes out.
+IMAGE_PIXELS = 28 * 28
+NUM_CLASSES = 10
+
+
 @dataclass(frozen=True)
 class DataConfig:
     # mnist, or synthetic: 3,000/1,000 generated 28x28 images, for tests
@@ -55,10 +60,14 @@ class ModelConfig:
     depth: int | None = field(default=None, metadata=_check(ge=1))
     width: int | None = field(default=None, metadata=_check(ge=1))
 
+    def widths(self) -> list[int]:
+        """Every layer's width, the input (a flattened image) first and the logits last."""
+        return [IMAGE_PIXELS, *self.hidden, NUM_CLASSES]
+
     def weights(self) -> int:
-        """The kernels' entries (28x28 images in, 10 classes out): what a training step's
-        arithmetic grows with, for the time a sweep has left (report/progress.py)."""
-        sizes = [28 * 28, *self.hidden, 10]
+        """The kernels' entries: what a training step's arithmetic grows with, for the
+        time a sweep has left (report/progress.py)."""
+        sizes = self.widths()
         return sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 

@@ -33,11 +33,9 @@ def evaluate_run(
     stack.load(step)
     metrics = stack.evaluate()[0]
     steps_per_epoch = math.ceil(len(data.y_train) / saved.train.batch_size)
-    return records.row(
+    return records.rounded(
         {
-            "name": saved.name,
-            "init": saved.init.name,
-            "seed": saved.seed,
+            **records.identity(saved),
             "step": step,
             "epoch": step / steps_per_epoch,
             **metrics,

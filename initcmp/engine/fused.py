@@ -152,7 +152,7 @@ class StackedRuns:
         self._host_copy = None  # (step, weights, optimizer state) as numpy: _host()
         # The images go in as arguments, not captured: a captured constant would be
         # compiled into each stack's program, and XLA keeps every program it compiled
-        # for the life of the process (50 MB a stack, on MNIST, in a sweep's stacks).
+        # for the life of the process (tens of MB a stack, on MNIST, in a sweep).
         self._steps = tf.function(self._train_steps, jit_compile=True, autograph=False)
         self._chunk = tf.function(self._losses_and_hits, jit_compile=True, autograph=False)
 

@@ -8,27 +8,14 @@ once TensorFlow is loaded and the data read, so it is compared with what is free
 (`available`). Only a config that cannot fit is refused; one just under the line may
 still run out later, and `as_error` then says so in the same words.
 
-How close it is, in GB above the process once TensorFlow is loaded and the data read
-(0.69-0.78 GB of its own), against the real peak (VmHWM) on a 2-core 24 GB machine with
-the compiled steps in the XLA cache (tests/test_memory.py checks the default compare
-and the wide train):
-
-  what                                                  estimate  measured  ratio
-  compare, the default (9 runs fused, MNIST)              0.31      0.36    0.87
-    the same, compiling its steps (INITCMP_XLA_CACHE=off)  0.31      0.46    0.68
-  compare, deep_mlp (15 runs of 20 x 256, SGD, MNIST)     0.51      0.79    0.65
-  compare, model.hidden=[2048, 2048] (9 runs, synthetic)  2.04      2.68    0.76
-  train, model.hidden=[4096, 4096] (synthetic)            0.97      1.09    0.89
-  eval, model.hidden=[4096, 4096]                         0.97      1.15    0.84
-  inspect, model.hidden=[4096, 4096]                      0.59      0.68    0.87
-
-(Measured 2026-11-26, with evaluations in calls of fused.EVAL_ROWS rows; the eval and
-inspect rows on 2026-11-22, their estimates since about 0.1 GB higher.)
+How close it is to the real peak (VmHWM), per command: benchmarks/memory.md (the
+estimates run 0.65-0.89 of the measured peak there; tests/test_memory.py checks the
+default compare and the wide train).
 
 What it leaves out: what Keras and XLA allocate beside the tensors counted (the
 initializers' and the optimizer's temporaries, compiled code), and the parts that are
 not always there at the peak. model.hidden=[30000, 30000] is refused at 33 GB for one
-run (it used to fail inside TensorFlow with a 53-line ResourceExhaustedError).
+run, in one line, instead of TensorFlow's ResourceExhaustedError.
 """
 
 from __future__ import annotations
@@ -39,19 +26,16 @@ import sys
 from dataclasses import dataclass, field
 
 from initcmp.engine import fused
-from initcmp.engine import models
-from initcmp.config.schema import Config
+from initcmp.config.schema import IMAGE_PIXELS, Config
 from initcmp.errors import OutOfMemoryError, first_line
 from initcmp import text
 
 FLOAT = 4  # bytes: every weight, slot and activation is float32
-IMAGE = models.IMAGE  # a pixel is one byte until it is gathered
+IMAGE = IMAGE_PIXELS  # a pixel is one byte until it is gathered
 # The float32 copies of the weights each optimizer keeps (Keras' defaults: no momentum).
 SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
-# TensorFlow compiling and running the steps, beyond the tensors counted: a one-run
-# synthetic `train` peaks 0.13 GB above the loaded process (0.21 GB when it compiles
-# rather than loads the steps from the XLA cache), 0.06 GB of it the tensors counted;
-# the default compare 0.36 GB (0.46 GB compiling), 0.16 GB of it the tensors counted.
+# TensorFlow compiling and running the steps, beyond the tensors counted (the measured
+# margins are in benchmarks/memory.md).
 WORKING = 0.15e9
 # What reduces the parts of a need.
 HIDDEN = "model.hidden"
@@ -82,7 +66,7 @@ class Need:
 
 
 def parameters(cfg: Config) -> int:
-    w = models.widths(cfg)
+    w = cfg.model.widths()
     return sum(a * b + b for a, b in zip(w, w[1:]))
 
 
@@ -95,7 +79,7 @@ def _evaluation(cfg: Config, k: int, runs: int, rows: int = fused.EVAL_ROWS) -> 
     """One call of the compiled evaluation for a stack of k (at most eval.batch_size
     images, fewer for a large stack: fused.chunk_images): the pixels gathered for each
     run, then at each layer its input and output."""
-    w, batch = models.widths(cfg), cfg.eval.batch_size
+    w, batch = cfg.model.widths(), cfg.eval.batch_size
     e = fused.chunk_images(batch, batch, k, rows)
     nbytes = k * e * (IMAGE + FLOAT * max(a + b for a, b in zip(w, w[1:])))
     if e < batch:  # cut to `rows` rows a call: more runs mean fewer images each
@@ -129,7 +113,7 @@ def training(cfgs: list[Config], fuse: bool, dataset, engine: fused.Engine | Non
     else:
         need.add(k * state(cfg), "its stacked copy" + (" and twin" if k > 1 else ""), HIDDEN)
     b = cfg.train.batch_size
-    step = k * FLOAT * (parameters(cfg) + b * sum(models.widths(cfg)))
+    step = k * FLOAT * (parameters(cfg) + b * sum(cfg.model.widths()))
     transient = [
         (k * state(cfg), "a checkpoint's copy of the stack", HIDDEN),
         (step, f"a training step of {b} images", HIDDEN, "train.batch_size"),
@@ -156,7 +140,7 @@ def inspecting(cfg: Config, batch: int) -> Need:
     output before and after its activation on the batch, and the largest kernel's
     statistics as diagnose takes them (a float64 copy, and its deviations from the
     mean)."""
-    w = models.widths(cfg)
+    w = cfg.model.widths()
     need = Need("inspect").add(parameters(cfg) * FLOAT, "the model", HIDDEN)
     need.add(parameters(cfg) * FLOAT, "its gradients", HIDDEN)
     need.add(2 * FLOAT * batch * sum(w), f"the signal of {batch} images", "--batch")

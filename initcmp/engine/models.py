@@ -15,25 +15,16 @@ from __future__ import annotations
 import hashlib
 import math
 
-import numpy as np
 
 from initcmp.inits import registry
 from initcmp.config.schema import Config
-
-NUM_CLASSES = 10
-IMAGE = 28 * 28  # the input layer's width: a flattened image
-
-
-def widths(cfg: Config) -> list[int]:
-    """Every layer's width, the input first and the logits last."""
-    return [IMAGE, *cfg.model.hidden, NUM_CLASSES]
 
 
 def build_model(cfg: Config):
     import keras
 
     layers = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="flatten")]
-    sizes = [*cfg.model.hidden, NUM_CLASSES]
+    sizes = cfg.model.widths()[1:]
     for index, units in enumerate(sizes):
         is_output = index == len(sizes) - 1
         layers.append(
@@ -49,9 +40,8 @@ def build_model(cfg: Config):
 
 
 def bias_initializer(variance: float, seed: int, layer: int):
-    """One layer's biases: Keras' "zeros" for σ_b² = 0 (the model every run before
-    bias_variance had, so their weights keep their bits), else an untruncated normal
-    N(0, σ_b²) seeded by `bias_seed`."""
+    """One layer's biases: Keras' "zeros" for σ_b² = 0 (the default, and the notebook's
+    model), else an untruncated normal N(0, σ_b²) seeded by `bias_seed`."""
     if variance == 0:
         return "zeros"
     import keras
@@ -62,11 +52,8 @@ def bias_initializer(variance: float, seed: int, layer: int):
 
 
 def bias_seed(seed: int, layer: int) -> int:
-    """The seed of one layer's biases, from SeedSequence([seed, layer, 1]). The kernel's
-    (registry.layer_seed) is SeedSequence([seed, layer]), which SeedSequence reads as
-    [seed, layer, 0]: a different entropy, so a layer's biases and kernel are independent
-    draws, and the biases differ between layers and seeds as the kernels do."""
-    return int(np.random.SeedSequence([seed, layer, 1]).generate_state(1)[0] & 0x7FFFFFFF)
+    """The seed of one layer's biases (registry.derived_seed: the kernel's entropy and 1)."""
+    return registry.derived_seed(seed, layer, 1)
 
 
 def build_optimizer(cfg: Config):

@@ -110,7 +110,7 @@ class Run:
         self.last.update(
             step=step, epoch=step / self.steps_per_epoch, seconds=self.seconds_before + seconds
         )
-        records.append_metrics(self.paths, records.row(self.last))
+        records.append_metrics(self.paths, records.rounded(self.last))
 
     def write_signal(self, step: int) -> None:
         """log.histograms: the signal of the model's current weights (engine/tensorboard.py)."""
@@ -133,35 +133,22 @@ class Run:
     def result(self, stack, slot: int, step: int, seconds: float, source: str) -> dict:
         """The run's final numbers, written to result.json."""
         stack.store(slot)
-        cfg, last = self.cfg, self.last
         self.writer.flush()
-        result = records.row(
-            {
-                "name": cfg.name,
-                "init": cfg.init.name,
-                "seed": cfg.seed,
-                "step": step,
-                "epoch": step / self.steps_per_epoch,
-                "epochs": cfg.train.epochs,
-                "steps": cfg.train.steps,
-                "test_accuracy": last["test_accuracy"],
-                "test_loss": last["test_loss"],
-                "train_loss": last["train_loss"],
-                "train_accuracy": last["train_accuracy"],
-                **{k: last.get(k) for k in records.TRAIN_SET},
-                "seconds": round(self.seconds_before + seconds, 3),
-                "diverged": self.diverged_step is not None,
-                "diverged_step": self.diverged_step,
-                "trained_with": stack.k,
-                "weights_sha256": models.weights_sha256(self.model),
-                "data": source,
-                "checkpoint_dir": str(self.paths.checkpoints),
-                "log_dir": str(self.paths.logs),
-            }
+        result = records.RunResult.of(
+            self.cfg,
+            self.paths,
+            step=step,
+            epoch=step / self.steps_per_epoch,
+            metrics=self.last,
+            seconds=round(self.seconds_before + seconds, 3),
+            diverged=self.diverged_step is not None,
+            diverged_step=self.diverged_step,
+            trained_with=stack.k,
+            weights_sha256=models.weights_sha256(self.model),
+            data=source,
         )
         faults.point("result")
-        records.write_result(self.paths, result)
-        return {**result, "resumed_from_step": self.start}
+        return {**result.write(self.paths), "resumed_from_step": self.start}
 
     def epoch_line(self, epoch: int) -> str:
         m, epochs = self.last, math.ceil(self.total / self.steps_per_epoch)

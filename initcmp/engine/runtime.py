@@ -20,9 +20,8 @@ XLA_CACHE_ENTRIES = 400
 
 # Packages `import tensorflow` loads only because they are installed, for features initcmp
 # never uses: TFLite's JAX converter imports jax (tensorflow/lite/python/util.py, in a
-# try/except ImportError). Hidden while TensorFlow loads, they cost nothing. Measured on
-# this 2-core machine with jax installed (as `make bench` installs it): `tensorflow()`
-# took 1.93-2.24 s with jax imported, 1.63-1.72 s with it hidden (README, "Speed").
+# try/except ImportError). Hidden while TensorFlow loads, they cost nothing; imported,
+# jax adds about 0.3 s to every start (README, "Speed").
 NOT_FOR_TENSORFLOW = ("jax",)
 
 
@@ -58,8 +57,7 @@ def release() -> None:
     """Free what trained runs held once nothing refers to them: Keras' global state (its
     graphs, the models' traced functions), TensorFlow's registered custom gradients,
     then Python's cycles. A process that trains stacks in turn (a sweep, a compare one by
-    one) otherwise keeps every stack's graphs: 40 runs of depth 10 one at a time peaked
-    at 2.1 GB before, 0.86 GB now, with fused.stack sharing one program among them
+    one) otherwise keeps every stack's graphs, and its memory grows with every stack
     (README, "Speed"). Weights are unaffected: every layer has its own explicit seed."""
     import keras
     from tensorflow.python.framework import ops
@@ -108,10 +106,9 @@ def _collector_paused(importing: bool):
     """Python's cyclic garbage collector off while TensorFlow imports, and what the import
     made (TensorFlow, Keras, matplotlib: about 320,000 objects that live as long as the
     process) frozen after it: the collector no longer walks them (gc.freeze, the
-    pattern the gc docs give). A full collection with them took 0.17-0.19 s, and a
-    default compare made 6, in the import and as its steps were traced: 0.6 s of
-    collecting, 0.05 s now (README, "Speed"). It changes when garbage is freed, never a
-    number."""
+    pattern the gc docs give): a full collection over them costs a fifth of a second,
+    and tracing the steps triggers several (README, "Speed"). It changes when garbage is
+    freed, never a number."""
     if not importing or not gc.isenabled():
         yield
         return

@@ -10,7 +10,6 @@ mean-field theory's χ₁ and ξ_c for the cell's config. report/render_sweep.py
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ import numpy as np
 
 from initcmp.config import resolve
 from initcmp.config import grid
-from initcmp.engine import models
 from initcmp.analysis import predict
 from initcmp.experiments import results
 from initcmp.experiments import launch
@@ -53,8 +51,7 @@ def plan(cfg: Config) -> list[Cell]:
     cells = []
     for values in grid.cells(cfg.sweep.grid):
         where = "sweep (" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + ")"
-        first = resolve.with_values(cfg, {**values, "seed": cfg.compare.seeds[0]}, where)
-        cells.append(Cell(values, [dataclasses.replace(first, seed=s) for s in cfg.compare.seeds]))
+        cells.append(Cell(values, resolve.each_seed(cfg, values, where)))
     return cells
 
 
@@ -164,7 +161,7 @@ def _theory(cfg: Config, cache: dict) -> dict:
     """χ₁ and ξ_c of the cell's hidden-to-hidden layers (the first layer's when it has
     one hidden layer), and its depth in units of ξ_c; None where the theory has nothing
     to say (a data-dependent or zero initializer)."""
-    sizes = models.widths(cfg)
+    sizes = cfg.model.widths()
     fan_in, fan_out = (sizes[1], sizes[2]) if len(sizes) > 3 else (sizes[0], sizes[1])
     sw = predict.weight_variance(cfg, fan_in, fan_out)
     key = (cfg.model.activation, sw, cfg.init.bias_variance)

@@ -247,9 +247,16 @@ def check_params(name: str, params: Mapping[str, Any]) -> None:
 BIASES = "every initializer takes bias_variance v, default 0: zero biases (else N(0, v))"
 
 
+def derived_seed(*entropy: int) -> int:
+    """THE seed derivation: a 31-bit seed from SeedSequence(entropy). A run's layers draw
+    their kernels from (run seed, layer) and their biases from (run seed, layer, 1):
+    other entropy, so every kernel and bias of every run is a draw of its own."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0] & 0x7FFFFFFF)
+
+
 def layer_seed(seed: int, layer: int) -> int:
-    """A per-layer seed derived from the run seed and the layer index, never shared."""
-    return int(np.random.SeedSequence([seed, layer]).generate_state(1)[0] & 0x7FFFFFFF)
+    """A layer's kernel seed, from the run seed and the layer index, never shared."""
+    return derived_seed(seed, layer)
 
 
 def build(name: str, params: Mapping[str, Any], seed: int, layer: int):

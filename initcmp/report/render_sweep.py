@@ -39,7 +39,7 @@ CSV_FIELDS = [
 
 def as_json(summary: dict) -> dict:
     """The summary for JSON: floats to 6 digits, inf as "inf" (as `inspect --json`)."""
-    return records.clean(summary, lambda v: str(v), 6)
+    return records.json_safe(summary, lambda v: str(v), 6)
 
 
 def write_files(summary: dict, folder: Path) -> list[Path]:

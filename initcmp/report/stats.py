@@ -101,7 +101,7 @@ def ci95(values: np.ndarray) -> list[float] | None:
 
 def _t_quantile(q: float, df: int) -> float:
     # scipy.special rather than scipy.stats: the same functions scipy.stats.t calls,
-    # without the 1.3 s import of scipy.stats at the end of every compare.
+    # without importing scipy.stats (over a second) at the end of every compare.
     from scipy.special import stdtrit
 
     return float(stdtrit(df, q))

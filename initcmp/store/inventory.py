@@ -109,7 +109,7 @@ def experiments(checkpoint_root: str | Path, log_root: str | Path) -> list[str]:
     )
 
 
-def lines(found: list[dict]) -> list[str]:
+def status_lines(found: list[dict]) -> list[str]:
     """Each run in words, aligned: `he-s0  finished  step 469, test accuracy 96.13%, ...`."""
     width = max(len(run["run"]) for run in found)
     return [f"{run['run']:<{width}}  {run['status']:<8}  {_detail(run)}" for run in found]

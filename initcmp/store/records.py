@@ -15,8 +15,9 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Mapping
 
 from initcmp.config import schema as config_mod
 from initcmp.config import resolve
@@ -181,6 +182,76 @@ def write_result(paths: RunPaths, result: dict) -> None:
 
 # The evaluation on the first `eval.train_images` training images (fused.evaluate).
 TRAIN_SET = ("train_set_loss", "train_set_accuracy")
+# The numbers of an evaluation and of the last log point, as metrics rows hold them.
+METRICS = ("test_accuracy", "test_loss", "train_loss", "train_accuracy", *TRAIN_SET)
+
+
+def identity(cfg: Config) -> dict:
+    """Which run a record is of: the keys every record of a run starts with."""
+    return {"name": cfg.name, "init": cfg.init.name, "seed": cfg.seed}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run's result: what result.json holds, one field per key in the file's order.
+    `as_dict` is the record every reader gets (`compare`, `report`, `runs`, `--json`);
+    `trained_further` is written only for a run read at an earlier budget's end."""
+
+    name: str
+    init: str
+    seed: int
+    step: int
+    epoch: float
+    epochs: int
+    steps: int | None
+    test_accuracy: float | None
+    test_loss: float | None
+    train_loss: float | None
+    train_accuracy: float | None
+    train_set_loss: float | None
+    train_set_accuracy: float | None
+    seconds: float | None
+    diverged: bool
+    diverged_step: int | None
+    trained_with: int
+    weights_sha256: str | None  # None: the weights at this step are not kept
+    data: str | None
+    checkpoint_dir: str
+    log_dir: str
+    trained_further: bool = False
+
+    @classmethod
+    def of(
+        cls, cfg: Config, paths: RunPaths, step: int, epoch: float, metrics: Mapping, **rest
+    ) -> RunResult:
+        """`cfg`'s run at `step`, its numbers from `metrics` (absent ones None)."""
+        return cls(
+            **identity(cfg),
+            step=step,
+            epoch=epoch,
+            epochs=cfg.train.epochs,
+            steps=cfg.train.steps,
+            **{key: metrics.get(key) for key in METRICS},
+            checkpoint_dir=str(paths.checkpoints),
+            log_dir=str(paths.logs),
+            **rest,
+        )
+
+    def as_dict(self) -> dict:
+        """The record, rounded as plain files hold it (`rounded`)."""
+        record = asdict(self)
+        if not self.trained_further:
+            del record["trained_further"]
+        return rounded(record)
+
+    def write(self, paths: RunPaths) -> dict:
+        """Write result.json; return the record written."""
+        record = self.as_dict()
+        write_result(paths, record)
+        return record
+
+
+RESULT_KEYS = tuple(f.name for f in fields(RunResult))
 
 
 def finished(cfg: Config, paths: RunPaths) -> dict | None:
@@ -245,26 +316,20 @@ def at_epoch_end(cfg: Config, paths: RunPaths, row: dict, result: dict | None) -
     """A run that trained further, as a result at `row`'s epoch end: the same keys,
     with `trained_further`; its weights at that step are not kept, so no fingerprint."""
     result = result or {}
-    return {
-        "name": cfg.name,
-        "init": cfg.init.name,
-        "seed": cfg.seed,
-        "step": row["step"],
-        "epoch": row["epoch"],
-        "epochs": cfg.train.epochs,
-        "steps": cfg.train.steps,
-        **{k: row.get(k) for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy")},
-        **{k: row.get(k) for k in TRAIN_SET},
-        "seconds": row.get("seconds"),
-        "diverged": False,
-        "diverged_step": None,
-        "trained_with": result.get("trained_with", 1),
-        "weights_sha256": None,
-        "data": result.get("data"),
-        "checkpoint_dir": str(paths.checkpoints),
-        "log_dir": str(paths.logs),
-        "trained_further": True,
-    }
+    return RunResult.of(
+        cfg,
+        paths,
+        step=row["step"],
+        epoch=row["epoch"],
+        metrics=row,
+        seconds=row.get("seconds"),
+        diverged=False,
+        diverged_step=None,
+        trained_with=result.get("trained_with", 1),
+        weights_sha256=None,
+        data=result.get("data"),
+        trained_further=True,
+    ).as_dict()
 
 
 def read_result(paths: RunPaths) -> dict | None:
@@ -274,7 +339,7 @@ def read_result(paths: RunPaths) -> dict | None:
         return None
 
 
-def clean(value, nonfinite=None, digits: int | None = None):
+def json_safe(value, nonfinite=None, digits: int | None = None):
     """`value` made fit for JSON, recursively: NaN and inf (which JSON lacks) become
     `nonfinite(value)` if it is callable, else `nonfinite`; floats rounded to `digits`.
     Records use null and 6 digits; `inspect --json` writes "inf" and "nan"."""
@@ -283,12 +348,12 @@ def clean(value, nonfinite=None, digits: int | None = None):
             return nonfinite(value) if callable(nonfinite) else nonfinite
         return round(value, digits) if digits is not None else value
     if isinstance(value, dict):
-        return {k: clean(v, nonfinite, digits) for k, v in value.items()}
+        return {k: json_safe(v, nonfinite, digits) for k, v in value.items()}
     if isinstance(value, list):
-        return [clean(v, nonfinite, digits) for v in value]
+        return [json_safe(v, nonfinite, digits) for v in value]
     return value
 
 
-def row(values: dict) -> dict:
+def rounded(values: dict) -> dict:
     """A record's row: floats rounded for plain files, NaN and inf as null."""
-    return clean(values, None, 6)
+    return json_safe(values, None, 6)
