@@ -65,7 +65,7 @@ def commands(inits: str, seeds: int, epochs: int) -> dict[str, list[str]]:
             str(seeds),
             "--epochs",
             str(epochs),
-        ],  # fmt: skip
+        ],
         # The same command evaluating as the peers do, once per epoch (and at step 0):
         # what initcmp's default evaluations (every 100 steps, 1,000 training images too)
         # cost, in the same rounds.
@@ -77,7 +77,7 @@ def commands(inits: str, seeds: int, epochs: int) -> dict[str, list[str]]:
             "eval.every_steps=null",
             "--set",
             "eval.train_images=0",
-        ],  # fmt: skip
+        ],
         "pytorch": [sys.executable, str(PEERS / "torch_compare.py"), *peer],
         "jax": [sys.executable, str(PEERS / "jax_compare.py"), *peer],
     }

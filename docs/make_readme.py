@@ -97,9 +97,19 @@ def theory(args: list[str], figure: str):
         shutil.copy(cwd / "docs" / figure, ROOT / "docs" / figure)
         r = json.loads(text)
         critical = r.get("critical_weight_variance")
-        numbers = ", ".join(f"{k} = {_number(r[k])}" for k in
-                            ("weight_variance", "bias_variance", "q_star", "chi_1", "c_star",
-                             "chi_c", "xi_c", "xi_q"))  # fmt: skip
+        numbers = ", ".join(
+            f"{k} = {_number(r[k])}"
+            for k in (
+                "weight_variance",
+                "bias_variance",
+                "q_star",
+                "chi_1",
+                "c_star",
+                "chi_c",
+                "xi_c",
+                "xi_q",
+            )
+        )
         return (
             f"`{command(['theory', *args, *plot])}` ({seconds:.1f} s on {machine()}): {numbers}; "
             f"phase "

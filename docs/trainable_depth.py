@@ -34,11 +34,15 @@ def main() -> None:
         best = deepest.setdefault(x, [xi, 0])
         best[1] = max(best[1], depth if trained else 0)
     agree = counts[(True, True)] + counts[(False, False)]
-    print(f"{agree} of {sum(counts.values())} cells agree with depth <= {args.k:g} ξ_c "
-          f"(trained: train-set accuracy >= {args.trained:.0%})")  # fmt: skip
+    print(
+        f"{agree} of {sum(counts.values())} cells agree with depth <= {args.k:g} ξ_c "
+        f"(trained: train-set accuracy >= {args.trained:.0%})"
+    )
     for (predicted, measured), n in counts.items():
-        print(f"  predicted {'trains' if predicted else 'fails '}, "
-              f"measured {'trained' if measured else 'failed '}: {n}")  # fmt: skip
+        print(
+            f"  predicted {'trains' if predicted else 'fails '}, "
+            f"measured {'trained' if measured else 'failed '}: {n}"
+        )
     print(f"{scale:>10}  {'ξ_c':>8}  {f'{args.k:g} ξ_c':>8}  deepest that trained")
     for x, (xi, depth) in sorted(deepest.items()):
         print(f"{x:>10g}  {xi:>8.3g}  {args.k * xi:>8.3g}  {depth or '-'}")

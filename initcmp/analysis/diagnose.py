@@ -96,14 +96,20 @@ def theory_findings(layers: list[dict], tolerance: float = 1.25) -> list[str]:
     row, measured, predicted = worst
     if abs(math.log(measured / predicted)) <= math.log(tolerance):
         off = max(abs(m / p - 1) for _, m, p in pairs)
-        return [f"mean-field theory predicts every hidden layer's activation std: the "
-                f"measured ones are within {off:.1%} of it"]  # fmt: skip
-    why = ("the first layer sees images, whose pixels are neither independent nor Gaussian"
-           if row is layers[0] else
-           f"the theory is exact for infinitely wide layers: at width {row['fan_in']} each "
-           "layer's signal fluctuates around it and the errors compound with depth")  # fmt: skip
-    return [f"{row['name']}: measured activation std {number(measured)} against the theory's "
-            f"{number(predicted)} (x{measured / predicted:.3g}): {why}"]  # fmt: skip
+        return [
+            f"mean-field theory predicts every hidden layer's activation std: the "
+            f"measured ones are within {off:.1%} of it"
+        ]
+    why = (
+        "the first layer sees images, whose pixels are neither independent nor Gaussian"
+        if row is layers[0]
+        else f"the theory is exact for infinitely wide layers: at width {row['fan_in']} each "
+        "layer's signal fluctuates around it and the errors compound with depth"
+    )
+    return [
+        f"{row['name']}: measured activation std {number(measured)} against the theory's "
+        f"{number(predicted)} (x{measured / predicted:.3g}): {why}"
+    ]
 
 
 def findings(layers: list[dict], activation: str) -> list[str]:

@@ -40,10 +40,15 @@ def weight_variance(cfg: Config, fan_in: int, fan_out: int, kernel=None) -> floa
 def second_moment(images: np.ndarray, chunk: int = 10000) -> float:
     """E[x²] over every pixel of uint8 `images`, scaled to [0, 1] as training scales them."""
     total = sum(
-        float(np.sum(np.square(batches.scale_pixels(images[i : i + chunk].astype(np.float32)),
-                               dtype=np.float64)))
+        float(
+            np.sum(
+                np.square(
+                    batches.scale_pixels(images[i : i + chunk].astype(np.float32)), dtype=np.float64
+                )
+            )
+        )
         for i in range(0, len(images), chunk)
-    )  # fmt: skip
+    )
     return total / images.size
 
 
@@ -70,9 +75,18 @@ def layers(cfg: Config, second: float, shapes: list[tuple[int, int]], kernels=No
             slope2 = theory.moment(act, "dphi2", q)
         else:
             std, slope2 = math.inf, math.nan
-        rows.append({"fan_in": fan_in, "fan_out": fan_out, "weight_variance": sw, "q": q,
-                     "activation_std": std, "input_second_moment": second,
-                     "slope2": slope2, "chi": None if logits else sw * slope2})  # fmt: skip
+        rows.append(
+            {
+                "fan_in": fan_in,
+                "fan_out": fan_out,
+                "weight_variance": sw,
+                "q": q,
+                "activation_std": std,
+                "input_second_moment": second,
+                "slope2": slope2,
+                "chi": None if logits else sw * slope2,
+            }
+        )
         second = theory.moment(act, "phi2", q) if finite and not logits else math.inf
     _gradients(rows)
     return rows
@@ -102,8 +116,13 @@ def summary(cfg: Config, second: float, critical: bool = False) -> dict:
     if rows is None:
         return {}
     typical = rows[1] if len(rows) > 2 else rows[0]
-    out = theory.summary(cfg.model.activation, typical["weight_variance"],
-                         cfg.init.bias_variance, len(cfg.model.hidden), rows[0]["q"])  # fmt: skip
+    out = theory.summary(
+        cfg.model.activation,
+        typical["weight_variance"],
+        cfg.init.bias_variance,
+        len(cfg.model.hidden),
+        rows[0]["q"],
+    )
     out["layers"] = rows
     if critical:
         out["critical_weight_variance"] = theory.critical_weight_variance(
@@ -122,6 +141,11 @@ def meaning(summary: dict, depth: int) -> str:
         grows = " but gradients grow by χ₁ per layer" if chi1 > 1 + theory.CRITICAL_TOL else ""
         return f"{where}: correlations between inputs survive any depth{grows}"
     ratio = depth / xi
-    verdict = ("well within trainable depth" if ratio < 3 else "at the edge of trainability"
-               if ratio <= 6 else "beyond trainable depth: expect it not to train")  # fmt: skip
+    verdict = (
+        "well within trainable depth"
+        if ratio < 3
+        else "at the edge of trainability"
+        if ratio <= 6
+        else "beyond trainable depth: expect it not to train"
+    )
     return f"{where}: {depth} layers is {ratio:.2g} ξ_c (ξ_c = {xi:.3g}): {verdict}"

@@ -46,12 +46,16 @@ def _pdf(u):
 
 
 def _elu(name: str, k: float, a: float) -> Activation:  # k·ELU_a: elu 1, 1; selu scale, alpha
-    return Activation(name, lambda u: k * np.where(u > 0, u, a * np.expm1(np.minimum(u, 0.0))),
-                      lambda u: np.where(u > 0, k, k * a * np.exp(np.minimum(u, 0.0))),
-                      lambda u: np.where(u > 0, 0.0, k * a * np.exp(np.minimum(u, 0.0))),
-                      (0.0, k))  # fmt: skip
+    return Activation(
+        name,
+        lambda u: k * np.where(u > 0, u, a * np.expm1(np.minimum(u, 0.0))),
+        lambda u: np.where(u > 0, k, k * a * np.exp(np.minimum(u, 0.0))),
+        lambda u: np.where(u > 0, 0.0, k * a * np.exp(np.minimum(u, 0.0))),
+        (0.0, k),
+    )
 
 
+# A table, one activation a row (its φ, φ', φ'' and tails), kept as written:
 # fmt: off
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("relu", lambda u: np.maximum(u, 0), lambda u: (u > 0) * 1.0, np.zeros_like, (0, 1)),
@@ -130,9 +134,14 @@ def moment(act: str | Activation, name: str, q: float, *, numeric: bool = False)
     if not numeric and a.name == "relu":
         return {"phi": math.sqrt(q / 2 / math.pi), "phi2": q / 2, "dphi2": 0.5, "curv": 0.0}[name]
     return gaussian_mean(
-        {"phi": a.phi, "phi2": lambda u: a.phi(u) ** 2, "dphi2": lambda u: a.dphi(u) ** 2,
-         "curv": lambda u: a.phi(u) * a.d2phi(u)}[name], q,
-    )  # fmt: skip
+        {
+            "phi": a.phi,
+            "phi2": lambda u: a.phi(u) ** 2,
+            "dphi2": lambda u: a.dphi(u) ** 2,
+            "curv": lambda u: a.phi(u) * a.d2phi(u),
+        }[name],
+        q,
+    )
 
 
 def cross_moment(act, name: str, q: float, c: float, *, numeric: bool = False) -> float:
@@ -186,8 +195,12 @@ def q_star(act, weight_variance: float, bias_variance: float, q0: float = 1.0) -
             return q if q <= _Q_MAX else math.inf
 
     up = length_map(a, sw, sb, q) > q
-    root = _search(lambda x: length_map(a, sw, sb, x) - x, q, lambda x: x * 2 if up else x / 2,
-                   lambda x: not _Q_MIN < x < _Q_MAX)  # fmt: skip
+    root = _search(
+        lambda x: length_map(a, sw, sb, x) - x,
+        q,
+        lambda x: x * 2 if up else x / 2,
+        lambda x: not _Q_MIN < x < _Q_MAX,
+    )
     if root is None:
         return math.inf if up else 0.0
     return 0.0 if sb == 0 and root < 1e-12 else root
@@ -222,8 +235,12 @@ def c_star(act, weight_variance: float, bias_variance: float, q: float) -> float
         return 1.0
     if correlation_map(a, weight_variance, bias_variance, 0.0, q) <= 1e-12:
         return 0.0
-    root = _search(lambda c: correlation_map(a, weight_variance, bias_variance, c, q) - c, 0.0,
-                   lambda c: (1 + c) / 2, lambda c: c > 1 - 1e-12)  # fmt: skip
+    root = _search(
+        lambda c: correlation_map(a, weight_variance, bias_variance, c, q) - c,
+        0.0,
+        lambda c: (1 + c) / 2,
+        lambda c: c > 1 - 1e-12,
+    )
     return 1.0 if root is None else root
 
 
@@ -287,8 +304,10 @@ def summary(act, weight_variance: float, bias_variance: float, depth: int = 10, 
     a, sw, sb = activation(act), weight_variance, bias_variance
     q1 = sw + sb if q1 is None else q1
     if not (0 < sw < math.inf and 0 <= sb < math.inf and depth >= 1 and 0 <= q1 < math.inf):
-        raise ConfigError(f"need σ_w² > 0, σ_b² >= 0, q1 >= 0, finite, and depth >= 1: "
-                          f"not σ_w² = {sw}, σ_b² = {sb}, q1 = {q1}, depth {depth}")  # fmt: skip
+        raise ConfigError(
+            f"need σ_w² > 0, σ_b² >= 0, q1 >= 0, finite, and depth >= 1: "
+            f"not σ_w² = {sw}, σ_b² = {sb}, q1 = {q1}, depth {depth}"
+        )
     qs = q_star(a, sw, sb, q1)
     chi1, cs = chi_1(a, sw, qs), c_star(a, sw, sb, qs)
     chic, xi_q = chi_c(a, sw, qs, cs), depth_scale(length_map_slope(a, sw, qs))

@@ -145,8 +145,9 @@ def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool) -> None:
             done = records.finished(run, paths)
             step = launch.saved_step(run, checkpoint_dir, log_dir)
             status = "finished" if done else f"at step {step}" if step else "new"
-            rows.append({"run": run.run_name, "values": cell.values, "seed": run.seed,
-                         "status": status})  # fmt: skip
+            rows.append(
+                {"run": run.run_name, "values": cell.values, "seed": run.seed, "status": status}
+            )
     status = {row["run"]: row["status"] for row in rows}
     todo = [run for run in sweep_mod.runs(cells) if status[run.run_name] != "finished"]
     stacks = launch.stacks(todo, cfg.compare.fuse, checkpoint_dir, log_dir)
@@ -166,8 +167,10 @@ def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool) -> None:
         return
     click.echo(f"{len(stacks)} group{'' if len(stacks) == 1 else 's'} would train ({together}):")
     for i, stack in enumerate(stacks, 1):
-        click.echo(f"  {i}: {len(stack)} run{'' if len(stack) == 1 else 's'}: "
-                   + ", ".join(r.run_name for r in stack))  # fmt: skip
+        click.echo(
+            f"  {i}: {len(stack)} run{'' if len(stack) == 1 else 's'}: "
+            + ", ".join(r.run_name for r in stack)
+        )
 
 
 COMMANDS = (sweep,)

@@ -152,8 +152,7 @@ def xi_c_curve(cfg: Config, base: Config, cache: dict, points: int = 61) -> dict
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return None
     xs = np.linspace(min(values), max(values), points)
-    xi = [_theory(resolve.with_values(base, {key: float(x)}, "curve"), cache)["xi_c"]
-          for x in xs]  # fmt: skip
+    xi = [_theory(resolve.with_values(base, {key: float(x)}, "curve"), cache)["xi_c"] for x in xs]
     return {"key": key, "values": [float(x) for x in xs], "xi_c": xi}
 
 

@@ -172,10 +172,19 @@ def phase_diagram(activation: str, bias_variance: float, path: str | Path) -> Pa
     weights = np.linspace(0.5, 4.0, 36)
     xi = [theory.summary(activation, w, bias_variance)["xi_c"] for w in weights]
     depth.plot(weights, np.minimum(xi, 1e3), color="black", label="ξ_c")
-    depth.plot(weights, 6 * np.minimum(xi, 1e3), linestyle="--", color="gray",
-               label="6 ξ_c: about the deepest that trains")  # fmt: skip
-    depth.set(xlabel="σ_w²", ylabel="layers", yscale="log",
-              title=f"depth scale at σ_b² = {bias_variance:g}")  # fmt: skip
+    depth.plot(
+        weights,
+        6 * np.minimum(xi, 1e3),
+        linestyle="--",
+        color="gray",
+        label="6 ξ_c: about the deepest that trains",
+    )
+    depth.set(
+        xlabel="σ_w²",
+        ylabel="layers",
+        yscale="log",
+        title=f"depth scale at σ_b² = {bias_variance:g}",
+    )
     depth.legend(fontsize=8)
     for ax in (line, depth):
         ax.grid(True, alpha=0.3)

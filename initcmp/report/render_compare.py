@@ -264,22 +264,41 @@ def print_theory(cfg, result: dict, console=None) -> None:
     out = console or terminal.console()
     layers = result["layers"]
     names = [f"hidden_{i}" for i in range(len(layers) - 1)] + ["logits"]
-    terminal.print_notes(out, [
-        f"{cfg.model.activation}, {cfg.init.name}: σ_w² = {number(result['weight_variance'])} "
-        f"(hidden to hidden), σ_b² = {number(result['bias_variance'])}, q¹ = "
-        f"{number(layers[0]['q'])} from the training images",
-        f"q* = {number(result['q_star'])}, χ₁ = {number(result['chi_1'])}, c* = "
-        f"{number(result['c_star'])}, χ_c = {number(result['chi_c'])}, ξ_c = "
-        f"{number(result['xi_c'])}, ξ_q = {number(result['xi_q'])}",
-        *([] if "critical_weight_variance" not in result else [
-            "critical line at this σ_b²: σ_w² = "
-            + (number(result["critical_weight_variance"])
-               if result["critical_weight_variance"] is not None else "none (no crossing)")]),
-        result["meaning"],
-    ])  # fmt: skip
-    rows = [[name, number(r["weight_variance"]), number(r["q"]), number(r["activation_std"]),
-             number(r["chi"]), number(r["gradient_ratio"])]
-            for name, r in zip(names, layers)]  # fmt: skip
+    terminal.print_notes(
+        out,
+        [
+            f"{cfg.model.activation}, {cfg.init.name}: σ_w² = {number(result['weight_variance'])} "
+            f"(hidden to hidden), σ_b² = {number(result['bias_variance'])}, q¹ = "
+            f"{number(layers[0]['q'])} from the training images",
+            f"q* = {number(result['q_star'])}, χ₁ = {number(result['chi_1'])}, c* = "
+            f"{number(result['c_star'])}, χ_c = {number(result['chi_c'])}, ξ_c = "
+            f"{number(result['xi_c'])}, ξ_q = {number(result['xi_q'])}",
+            *(
+                []
+                if "critical_weight_variance" not in result
+                else [
+                    "critical line at this σ_b²: σ_w² = "
+                    + (
+                        number(result["critical_weight_variance"])
+                        if result["critical_weight_variance"] is not None
+                        else "none (no crossing)"
+                    )
+                ]
+            ),
+            result["meaning"],
+        ],
+    )
+    rows = [
+        [
+            name,
+            number(r["weight_variance"]),
+            number(r["q"]),
+            number(r["activation_std"]),
+            number(r["chi"]),
+            number(r["gradient_ratio"]),
+        ]
+        for name, r in zip(names, layers)
+    ]
     terminal.print_table(
         out,
         "per layer, predicted (grad: weight-gradient std over the logits layer's)",

@@ -118,8 +118,13 @@ def _heatmap(ax, summary, x_key, y_key, fixed: dict, metric: str):
     if y_key == DEPTH and curve and curve["key"] == x_key:
         xi = np.array([_nan(v) for v in curve["xi_c"]])  # "inf" (critical): off the top
         for k, style in zip(MULTIPLES, (":", "--")):
-            ax.plot(curve["values"], np.minimum(k * xi, 1e6), color="white", linestyle=style,
-                    label=f"depth = {k} ξ_c")  # fmt: skip
+            ax.plot(
+                curve["values"],
+                np.minimum(k * xi, 1e6),
+                color="white",
+                linestyle=style,
+                label=f"depth = {k} ξ_c",
+            )
         ax.set_ylim(_edges(y)[0], _edges(y)[-1])
         ax.legend(fontsize=8, loc="upper right")
     if x_labels:
