@@ -4,6 +4,8 @@ TensorFlow, no training."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from initcmp.config import schema as config_mod
@@ -134,3 +136,56 @@ def test_the_cli_refuses_a_bad_grid_in_one_line_before_anything_trains(
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()
+
+
+# --- ranges as a person writes them (issue: `2:10` trained depth 130) -------------------
+
+
+def test_start_stop_is_whole_numbers_step_one_never_base_60():
+    assert grid.expand("2:10", "x") == tuple(range(2, 11))  # YAML 1.1 reads 2:10 as 130
+    assert grid.expand("1:30", "x") == tuple(range(1, 31))
+    assert grid.from_flag("model.depth=2:10") == ("model.depth", "2:10")
+    assert grid.parse({"model.depth": "2:10"}, "f.yaml")["model.depth"] == tuple(range(2, 11))
+
+
+def test_a_geometric_range_multiplies_and_keeps_round_numbers():
+    assert grid.expand("1e-4:1e-1:*10", "x") == (0.0001, 0.001, 0.01, 0.1)
+    assert grid.expand("128:2048:*2", "x") == (128, 256, 512, 1024, 2048)
+    assert grid.expand("1e-3:1e-2:*2", "x") == (0.001, 0.002, 0.004, 0.008)
+    assert all(isinstance(v, int) for v in grid.expand("128:2048:*2", "x"))
+
+
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        ("1.5:3", "has no STEP, so it needs whole numbers"),
+        ("a:b", "is not a range"),
+        ("1:2:*1", "yields no values"),
+        ("1:2:*-2", "yields no values"),
+        ("10:1", "yields no values"),
+        ("1:1000000000", "yields 1,000,000,000 values, more than 100,000"),
+    ],
+)
+def test_a_bad_range_names_the_problem_and_shows_the_syntax(spec, problem):
+    with pytest.raises(ConfigError, match="^--grid model.depth: ") as err:
+        grid.expand(spec, "--grid model.depth")
+    assert problem in str(err.value)
+    if "is not" in problem or "STEP" in problem:
+        assert "START:STOP:STEP" in str(err.value) and "START:STOP:*FACTOR" in str(err.value)
+
+
+def test_scientific_notation_is_a_number_in_grid_values():
+    assert grid.from_flag("train.learning_rate=1e-3,3e-4") == (
+        "train.learning_rate",
+        [0.001, 0.0003],
+    )
+    cfg = load_config(overrides=("sweep.grid={train.learning_rate: [1e-3, 3e-4]}",))
+    assert cfg.sweep.grid["train.learning_rate"] == (0.001, 0.0003)
+
+
+def test_the_dry_run_plans_the_range_as_written(tmp_path, monkeypatch):
+    flags = ["--grid", "model.depth=2:4", "--steps", "1", "--seeds", "1", "--dry-run"]
+    result = run_cli_in(tmp_path, monkeypatch, "sweep", *flags, "--json", *SYNTHETIC_ARGS)
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.output)["runs"]
+    assert [r["values"]["model.depth"] for r in runs] == [2, 3, 4]
