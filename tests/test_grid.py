@@ -189,3 +189,23 @@ def test_the_dry_run_plans_the_range_as_written(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     runs = json.loads(result.output)["runs"]
     assert [r["values"]["model.depth"] for r in runs] == [2, 3, 4]
+
+
+def test_a_huge_grid_is_refused_at_once_unless_confirmed(tmp_path, monkeypatch):
+    flags = ["--grid", "model.depth=1:1000", "--grid", "init.scale=1:1000", "--dry-run"]
+    flags += ["--set", "init.name=variance_scaling", *SYNTHETIC_ARGS]
+    result = run_cli_in(tmp_path, monkeypatch, "sweep", *flags)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "3,000,000 runs" in result.output
+    assert "add --yes" in result.output
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_a_grid_under_the_limit_needs_no_confirmation():
+    cfg = load_config(overrides=("sweep.grid={model.depth: '1:100'}", "compare.seeds=[0]"))
+    assert sweep.size(cfg) == (100, 100)
+    sweep.check_size(cfg, confirmed=False)
+    big = load_config(overrides=("sweep.grid={model.depth: '1:500'}", "compare.seeds=[0, 1, 2]"))
+    with pytest.raises(ConfigError, match="1,500 runs"):
+        sweep.check_size(big, confirmed=False)
+    sweep.check_size(big, confirmed=True)

@@ -31,9 +31,11 @@ grid_options = options(
         "grids",
         multiple=True,
         metavar="KEY=VALUES",
-        help="A sweep axis: KEY=V1,V2 (any number of values, each YAML) or "
-        "KEY=START:STOP:STEP (STOP included); repeatable, and merged key by key into "
-        "the config's `sweep.grid` (default: the config's grid; the built-in one has none).",
+        help="A sweep axis: KEY=V1,V2 (any number of values, each YAML), or a range: "
+        "KEY=START:STOP:STEP (STOP included), KEY=START:STOP (whole numbers, step 1) or "
+        "KEY=START:STOP:*FACTOR (geometric, e.g. 1e-4:1e-1:*10); repeatable, and merged "
+        "key by key into the config's `sweep.grid` (default: the config's grid; the "
+        "built-in one has none).",
     ),
     click.option(
         "--steps",
@@ -59,6 +61,11 @@ grid_options = options(
 @click.option(
     "--dry-run", is_flag=True, help="List the runs and how they would train together; train none."
 )
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Train a sweep of more than 1,000 runs (refused without it, before planning).",
+)
 @executor_options
 @json_option
 @fails_cleanly
@@ -73,6 +80,7 @@ def sweep(
     log_dir,
     fresh,
     dry_run,
+    yes,
     executor,
     address,
     as_json,
@@ -92,6 +100,7 @@ def sweep(
     cfg = _load(config_path, overrides, grids, seeds, epochs, steps, executor, address)
     from initcmp.experiments import sweep as sweep_mod
 
+    sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
     if dry_run:
         _dry_run(cfg, checkpoint_dir, log_dir, as_json)
         return
