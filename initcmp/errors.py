@@ -27,7 +27,12 @@ class CheckpointError(InitcmpError):
 
 
 class RunInUseError(CheckpointError):
-    """Another process holds the run (its lock), so this one must not touch it."""
+    """Another process holds the run (its lock), so this one must not touch it; `holder`
+    is that process's PID as its lock file gave it ("unknown" if it had none yet)."""
+
+    def __init__(self, message: str, holder: str = "unknown"):
+        super().__init__(message)
+        self.holder = holder
 
 
 class OutputError(InitcmpError):

@@ -209,3 +209,28 @@ def test_a_grid_under_the_limit_needs_no_confirmation():
     with pytest.raises(ConfigError, match="1,500 runs"):
         sweep.check_size(big, confirmed=False)
     sweep.check_size(big, confirmed=True)
+
+
+def test_config_previews_a_sweep_and_stays_a_config(tmp_path, monkeypatch):
+    import yaml
+
+    flags = ["--grid", "model.depth=2:4", "--grid", "train.learning_rate=1e-3:1e-1:*10"]
+    result = run_cli_in(tmp_path, monkeypatch, "config", *flags, "--seeds", "2")
+    assert result.exit_code == 0, result.output
+    grid_read = yaml.safe_load(result.output)["sweep"]["grid"]
+    assert grid_read == {"model.depth": [2, 3, 4], "train.learning_rate": [0.001, 0.01, 0.1]}
+    assert result.output.rstrip().endswith(
+        "# the sweep: 3 model.depth x 3 train.learning_rate x 2 seeds = 9 cells, 18 runs"
+    )
+
+
+def test_choices_take_any_case_as_initializer_names_do():
+    cfg = load_config(overrides=("model.activation=Relu", "train.optimizer=SGD"))
+    assert (cfg.model.activation, cfg.train.optimizer) == ("relu", "sgd")
+    with pytest.raises(ConfigError, match="must be one of"):
+        load_config(overrides=("model.activation=rectifier",))
+
+
+def test_sweep_help_says_where_its_files_go(tmp_path, monkeypatch):
+    result = run_cli_in(tmp_path, monkeypatch, "sweep", "--help")
+    assert "compare.* or sweep.*" in " ".join(result.output.split())

@@ -116,7 +116,8 @@ dirs_options = options(
         default="logs",
         show_default=True,
         metavar="DIR",
-        help="Folder of the runs' records and TensorBoard logs, and of compare.*.",
+        help="Folder of the runs' records and TensorBoard logs, and of the experiment's "
+        "tables and figures (compare.* or sweep.*).",
     ),
 )
 json_option = click.option(

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from initcmp.cli.sweep import grid_options
+from initcmp.config import grid
 from initcmp.config import schema as config_mod
 from initcmp.store import inventory
 from initcmp.cli.options import (
@@ -60,22 +62,30 @@ def runs(config_path, overrides, checkpoint_dir, log_dir, as_json):
 @config_options
 @seed_option
 @compare_options
+@grid_options
 @json_option
 @fails_cleanly
-def config_(init, config_path, overrides, seed, init_names, seeds, epochs, as_json):
+def config_(init, config_path, overrides, seed, init_names, seeds, epochs, grids, steps, as_json):
     """Print the resolved config as YAML: what a command given the same flags would use
     (built-in defaults < --config < flags < --set), every key explicit.
 
     \b
     Examples:
       initcmp config --config deep_mlp --init xavier
-      initcmp config --set train.epochs=3 > mine.yaml   # then --config mine.yaml"""
+      initcmp config --set train.epochs=3 > mine.yaml   # then --config mine.yaml
+      initcmp config --grid model.depth=2:10 --grid train.learning_rate=1e-4:1e-1:*10"""
     flags = {"--init": init, "--seed": seed, **compare_flags(init_names, seeds, epochs)}
-    cfg = load_config(config_path, flags, overrides)
+    flags["--steps"] = steps
+    cfg = load_config(config_path, flags, overrides, [grid.from_flag(g) for g in grids])
     if as_json:
         click.echo(json.dumps(config_mod.to_dict(cfg)))
-    else:
-        click.echo(config_mod.dump_yaml(cfg), nl=False)
+        return
+    click.echo(config_mod.dump_yaml(cfg), nl=False)
+    if cfg.sweep.grid:  # the sweep it plans, as a YAML comment: the output stays a config
+        from initcmp.experiments import sweep as sweep_mod
+
+        cells, runs = sweep_mod.size(cfg)
+        click.echo(f"# the sweep: {sweep_mod.shape(cfg)} = {cells:,} cells, {runs:,} runs")
 
 
 @click.command(short_help="Delete one run: its checkpoints and logs.")

@@ -54,6 +54,8 @@ def check_value(value: Any, hint: Any, rules: Mapping, source: str, key: str) ->
         raise ConfigError(f"{where} must be greater than {rules['gt']}, not {value}")
     if rules.get("initializer"):
         value = _initializer(value, where)
+    if "choices" in rules and isinstance(value, str):  # any case, as initializer names
+        value = next((c for c in rules["choices"] if c.lower() == value.lower()), value)
     if "choices" in rules and value not in rules["choices"]:
         raise ConfigError(f"{where} must be one of {', '.join(rules['choices'])}, not {value!r}")
     return value

@@ -1,4 +1,4 @@
-"""A sweep's run names: a run's values of its sweep grid's keys, `depth=20,scale=1.5`,
+"""A sweep's run names: a run's values of its sweep grid's keys, `scale=1.5,depth=20`,
 which lead its folder's name (Config.run_name), so that a rerun, another sweep over the
 same keys, `eval` and `report` all find the same folder. Reads a config's attributes
 only (config/schema.py imports this module).

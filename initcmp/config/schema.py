@@ -203,7 +203,7 @@ class Config:
     @property
     def run_name(self) -> str:
         """The run folder's name; it never changes between reruns, so reruns resume:
-        `he-s0`, led by its values of the sweep grid's keys (`depth=20,scale=1.5,he-s0`)
+        `he-s0`, led by its values of the sweep grid's keys (`scale=1.5,depth=20,he-s0`)
         when the config has a grid (`label`)."""
         return ",".join([*run_names.label(self), f"{self.init.name}-s{self.seed}"])
 

@@ -47,22 +47,27 @@ def train_missing(
         try:
             with records.RunLock(paths):  # --fresh never deletes a run another process holds
                 checkpoints.resume_rules(run_cfg, paths, fresh)
-        except RunInUseError:  # another process (a sweep sharing this run) trains it now
-            elsewhere.append(run_cfg)
+        except RunInUseError as in_use:  # another process (a sweep sharing it) trains it now
+            elsewhere.append((run_cfg, in_use.holder))
             continue
         done = records.finished(run_cfg, paths)
         if done:
             reporter.skipped(run_cfg, done)
         else:
             todo.append(run_cfg)
-    launcher.launch(len(runs) - len(todo) - len(elsewhere), todo, load_data, held=elsewhere)
+    held: list[Config] = []  # runs found held by the time their stack trains
+    launcher.launch(len(runs) - len(todo) - len(elsewhere), todo, load_data, held=held)
+    elsewhere += [(run_cfg, None) for run_cfg in held]
     # The runs another process held: wait for it to let go, then read them, or train
     # what it left unfinished (it was killed) here. No run is ever trained twice.
     left = []
-    for run_cfg in elsewhere:
+    for run_cfg, first_holder in elsewhere:
         paths = RunPaths.of(run_cfg, checkpoint_root, log_root)
-        holder = records.RunLock(paths).holder() or "unknown"
-        reporter.note(f"{run_cfg.run_name}: in use by process {holder}; waiting for it")
+        holder = records.RunLock(paths).holder()  # None: it has let go meanwhile
+        if holder is not None:
+            if holder == "unknown":  # its PID not written yet: the one the lock first gave
+                holder = first_holder or holder
+            reporter.note(f"{run_cfg.run_name}: in use by process {holder}; waiting for it")
         records.RunLock(paths).acquire(wait=True).release()
         done = records.finished(run_cfg, paths)
         if done:

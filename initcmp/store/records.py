@@ -88,7 +88,8 @@ class RunLock:
             raise RunInUseError(
                 f"{self.run} is in use by process {holder} (another "
                 "initcmp training this run); wait for it to finish, "
-                "or stop it and rerun to resume"
+                "or stop it and rerun to resume",
+                holder,
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
