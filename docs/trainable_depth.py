@@ -1,7 +1,8 @@
 """How well `depth <= k·ξ_c` (Schoenholz et al. 2017) predicts which cells of a sweep
 trained: reads a sweep.json with `model.depth` and an `init.` scale as its axes.
 
-    python docs/trainable_depth.py logs/edge_of_chaos/sweep.json [--k 6] [--trained 0.2]
+    python docs/trainable_depth.py logs/edge_of_chaos/sweeps/depth-scale-bd7ebef2/sweep.json \
+        [--k 6] [--trained 0.2]
 
 A cell "trained" if its mean train-set accuracy reached `--trained` (default 0.2,
 twice chance: the level initcmp's tables mark as "at chance" below). Prints the

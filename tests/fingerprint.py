@@ -27,14 +27,18 @@ def network_config(network: str, init: str):
     )
 
 
-def initial_digest(cfg, dataset) -> str:
-    """The sha256 of a run's weights before its first step (LSUV's rescaling applied)."""
+def initial_digest(cfg, dataset, change=None) -> str:
+    """The sha256 of a run's weights before its first step (LSUV's rescaling applied).
+    `change(model)`, if given, changes the initializer's weights first (the tests'
+    sensitivity check)."""
     from initcmp.engine import lsuv
     from initcmp.engine import models
     from initcmp.engine import runtime
 
     runtime.tensorflow()
     model = models.build_model(cfg)
+    if change is not None:
+        change(model)
     if cfg.init.name == "lsuv":
         lsuv.apply(model, cfg, dataset)
     return models.weights_sha256(model)

@@ -1,11 +1,18 @@
 """What the test modules share that is not a fixture (those are in conftest.py): the
 synthetic-data overrides, configs made as the CLI makes them, the command line run in
-this process, and what the tests compare between runs. Importable by any test module
-(tests/ is on sys.path under pytest's default import mode): `from helpers import ...`."""
+this process, what the tests compare between runs, a failed command's one error line,
+and other processes (initcmp, Python snippets, a holder of a run's lock). Importable by
+any test module (tests/ is on sys.path under pytest's default import mode):
+`from helpers import ...`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 # The synthetic set (3000 training images, 24 steps an epoch) instead of MNIST...
 SYNTHETIC = ("data.name=synthetic",)  # ...as `overrides` of load_config
@@ -89,3 +96,131 @@ def run_alone(root, cfg, dataset) -> dict:
     from initcmp.engine import train
 
     return train.run(cfg, dataset, checkpoint_root=root / "ck", log_root=root / "logs")
+
+
+# --- a failed command's one error line -------------------------------------------------
+
+ERROR = "initcmp: error: "
+
+
+def error_line(result, *needles, code=None, alone=True) -> str:
+    """The one error line a failed `initcmp` command ends with, checked: the command (a
+    CliRunner result, or a finished process) exited with `code` (any non-zero code if
+    None), printed no traceback and no click "Aborted!", and exactly one line of its
+    stderr starts with `initcmp: error: `: its last line, which holds every needle. With
+    `alone`, it is the only line (blank lines aside). Returns the line."""
+    exit_code = getattr(result, "exit_code", getattr(result, "returncode", None))
+    stdout, stderr = result.stdout, result.stderr
+    if code is None:
+        assert exit_code != 0, stderr
+    else:
+        assert exit_code == code, (exit_code, stdout, stderr)
+    assert "Traceback" not in stdout + stderr and "Aborted" not in stdout + stderr, stderr
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith(ERROR)]
+    assert errors and errors == lines[-1:], stderr
+    assert len(lines) == 1 or not alone, stderr
+    for needle in needles:
+        assert needle in lines[-1], lines[-1]
+    return lines[-1]
+
+
+# --- other processes: initcmp, Python snippets, a run's lock held ------------------------
+
+
+def environment(env=None, kill=None) -> dict:
+    """This process's environment with `env`'s variables set (a value of None removes
+    one), and the test-only kill hook INITCMP_KILL_AT (initcmp/engine/faults.py) set to
+    `kill`, or removed."""
+    out = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
+    for key, value in {**(env or {}), "INITCMP_KILL_AT": kill}.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def python(*argv, cwd=None, env=None, kill=None, timeout=600, **kw):
+    """`python ARGV...` with this interpreter, run to its end in `cwd` (killed past
+    `timeout` seconds): its CompletedProcess, stdout and stderr as text. `env`, `kill`:
+    see `environment`; `kw` goes to subprocess.run (e.g. preexec_fn)."""
+    return subprocess.run(
+        [sys.executable, *argv],
+        cwd=cwd,
+        env=environment(env, kill),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
+    )
+
+
+def initcmp(cwd, *args, **kw):
+    """`initcmp ARGS...` in a process of its own, run to its end in `cwd` (`python`'s
+    keywords: `kill="step:13"` kills it there)."""
+    return python("-m", "initcmp", *args, cwd=cwd, **kw)
+
+
+def start_initcmp(cwd, *args, env=None, kill=None):
+    """`initcmp ARGS...` started in a process of its own in `cwd`, not waited for: its
+    Popen, stdout and stderr piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "initcmp", *args],
+        cwd=cwd,
+        env=environment(env, kill),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# The lock holder: takes the run's lock, says so, then holds it until it is killed or
+# its stdin closes; with "until-waited", until another process blocks waiting for the
+# lock (a "->" line of /proc/locks on the lock file), when it exits as a finished
+# holder would. /proc/locks is read every 10 ms, at most for 10 minutes.
+LOCK_HOLDER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from initcmp.store import records
+
+    paths = records.RunPaths(Path(sys.argv[1]), Path(sys.argv[2]))
+    lock = records.RunLock(paths).acquire()
+    print("held", flush=True)
+    if sys.argv[3] == "until-waited":
+        st = os.stat(lock.path)
+        me = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with open("/proc/locks") as f:
+                if any("->" in line.split() and me in line.split() for line in f):
+                    break
+            time.sleep(0.01)
+    else:
+        sys.stdin.read()
+""")
+
+
+@contextlib.contextmanager
+def lock_held(paths, *, until_waited=False):
+    """Another process holding the lock of the run at `paths` (store/records.RunLock),
+    as a process training it would: yields its Popen once it holds the lock. It holds it
+    until the block ends, where it is killed (SIGKILL) if it still runs; with
+    `until_waited`, only until a process waits for the lock (`RunLock.acquire(wait=True)`),
+    when it exits without having trained the run."""
+    mode = "until-waited" if until_waited else "until-killed"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(paths.checkpoints), str(paths.logs), mode],
+        env=environment(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held", "the holder never took the lock"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()

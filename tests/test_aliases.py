@@ -15,8 +15,6 @@ from initcmp.inits import registry
 from initcmp.errors import ConfigError
 from helpers import SYNTHETIC_ARGS, load_config, run_cli
 
-fast = pytest.mark.fast  # all but the test that trains a run
-
 
 @pytest.mark.parametrize(
     "typed, canonical",
@@ -40,14 +38,12 @@ fast = pytest.mark.fast  # all but the test that trains a run
         ("TruncatedNormal", "truncated_normal"),
     ],
 )
-@fast
 def test_an_alias_resolves_to_the_registry_name(typed, canonical):
     assert aliases.resolve(typed) == canonical
     assert load_config(init=typed).init.name == canonical
     assert load_config(overrides=(f"compare.inits=[{typed}]",)).compare.inits == (canonical,)
 
 
-@fast
 def test_the_run_folder_and_records_use_the_registry_name():
     cfg = load_config(init="Xavier", seed=2)
     assert cfg.run_name == "glorot-s2"
@@ -55,7 +51,6 @@ def test_the_run_folder_and_records_use_the_registry_name():
     assert "name: glorot\n" in schema.dump_yaml(cfg)
 
 
-@fast
 def test_an_alias_keeps_the_parameters_of_its_own_initializer(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("init:\n  name: glorot\n  gain: tanh\n")
@@ -64,7 +59,6 @@ def test_an_alias_keeps_the_parameters_of_its_own_initializer(tmp_path):
     assert load_config(path, init="he").init.params == {"mode": "fan_in"}
 
 
-@fast
 @pytest.mark.parametrize("name", ["xavier_normal", "kaiming_normal", "Kaiming_Normal_"])
 def test_a_name_that_means_another_distribution_is_refused_with_what_to_use(name):
     with pytest.raises(ConfigError) as info:
@@ -76,13 +70,11 @@ def test_a_name_that_means_another_distribution_is_refused_with_what_to_use(name
         load_config(overrides=(f"compare.inits=[he, {name}]",))
 
 
-@fast
 def test_random_normal_is_refused_naming_both_defaults():
     message = str(pytest.raises(ConfigError, lambda: load_config(init="random_normal")).value)
     assert "0.05" in message and "random" in message
 
 
-@fast
 @pytest.mark.parametrize(
     "typed, nearest",
     [
@@ -105,7 +97,6 @@ def test_an_unknown_name_suggests_the_nearest(typed, nearest):
     assert f"did you mean {nearest!r}" in inits
 
 
-@fast
 def test_inits_all_is_every_initializer_and_duplicates_are_one_run():
     assert load_config(overrides=("compare.inits=[all]",)).compare.inits == tuple(registry.REGISTRY)
     result = run_cli("config", "--inits", "xavier,glorot,HE", "--json")
@@ -124,7 +115,6 @@ def test_the_command_line_accepts_aliases_and_all(tmp_path, monkeypatch):
     assert json.loads(every.stdout)["compare"]["inits"] == list(registry.REGISTRY)
 
 
-@fast
 def test_inits_lists_the_aliases():
     rows = {row["name"]: row for row in json.loads(run_cli("inits", "--json").stdout)}
     assert {"xavier", "glorot_uniform", "xavier_uniform"} <= set(rows["glorot"]["aliases"])
@@ -134,7 +124,6 @@ def test_inits_lists_the_aliases():
     assert "xavier" in text and "kaiming" in text
 
 
-@fast
 def test_every_alias_is_unambiguous():
     seen = {}
     for spec in registry.REGISTRY.values():

@@ -8,8 +8,6 @@ import pytest
 from initcmp.engine import batches
 from initcmp.data import sources
 
-pytestmark = pytest.mark.fast
-
 
 def test_epoch_order():
     n = 1000

@@ -27,8 +27,6 @@ from helpers import (
     synthetic_config,
 )
 
-fast = pytest.mark.fast  # all but the tests that build models or train
-
 
 def write(tmp_path, text, name="c.yaml"):
     path = tmp_path / name
@@ -39,7 +37,6 @@ def write(tmp_path, text, name="c.yaml"):
 # --- the config ------------------------------------------------------------------------
 
 
-@fast
 def test_the_default_is_zero_and_left_out_of_the_written_config():
     cfg = load_config()
     assert cfg.init.bias_variance == 0.0
@@ -49,7 +46,6 @@ def test_the_default_is_zero_and_left_out_of_the_written_config():
     assert schema.run_identity(zero) == schema.run_identity(cfg)
 
 
-@fast
 @pytest.mark.parametrize("init", list(registry.REGISTRY))
 def test_every_initializer_takes_it(init):
     cfg = load_config(init=init, overrides=("init.bias_variance=0.05",))
@@ -57,7 +53,6 @@ def test_every_initializer_takes_it(init):
     assert dict(cfg.init.params) == registry.default_params(init)
 
 
-@fast
 def test_its_yaml_form_round_trips(tmp_path):
     cfg = load_config(write(tmp_path, "init: {name: he, mode: fan_in, bias_variance: 0.05}\n"))
     assert schema.to_dict(cfg)["init"] == {"name": "he", "mode": "fan_in", "bias_variance": 0.05}
@@ -69,14 +64,12 @@ def test_its_yaml_form_round_trips(tmp_path):
     assert load_config(overrides=("init.bias_variance=1",)).init.bias_variance == 1.0
 
 
-@fast
 def test_it_is_part_of_the_runs_identity():
     base = schema.run_identity(load_config())
     biased = schema.run_identity(load_config(overrides=("init.bias_variance=0.05",)))
     assert biased != base and biased["init.bias_variance"] == 0.05
 
 
-@fast
 @pytest.mark.parametrize(
     "init, overrides",
     [
@@ -94,14 +87,12 @@ def test_a_new_initializer_name_keeps_it_and_drops_the_old_parameters(tmp_path, 
     assert "mode" not in cfg.init.params
 
 
-@fast
 def test_given_beside_a_new_name_it_replaces_the_kept_one(tmp_path):
     path = write(tmp_path, "init: {name: he, bias_variance: 0.05}\n")
     cfg = load_config(path, overrides=("init={name: random, bias_variance: 0.2}",))
     assert cfg.init.name == "random" and cfg.init.bias_variance == 0.2
 
 
-@fast
 def test_a_comparison_runs_every_initializer_with_the_configs():
     cfg = load_config(init="random", overrides=(*SYNTHETIC, "init.bias_variance=0.05"))
     runs = compare.plan(cfg)
@@ -109,7 +100,6 @@ def test_a_comparison_runs_every_initializer_with_the_configs():
     assert all(r.init.bias_variance == 0.05 for r in runs)
 
 
-@fast
 @pytest.mark.parametrize(
     "value, words",
     [
@@ -128,20 +118,17 @@ def test_bad_values_name_the_key_and_the_source(value, words):
     assert words in str(caught.value)
 
 
-@fast
 def test_a_bad_value_kept_across_a_new_name_blames_its_file(tmp_path):
     path = write(tmp_path, "init: {name: he, bias_variance: -1}\n")
     with pytest.raises(ConfigError, match=r"c\.yaml: 'init.bias_variance' must be at least 0"):
         load_config(path, init="glorot")
 
 
-@fast
 def test_a_mistyped_key_says_every_initializer_takes_bias_variance():
     with pytest.raises(ConfigError, match="also takes bias_variance"):
         load_config(overrides=("init.bias_varience=0.05",))
 
 
-@fast
 def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("config", "--set", "init.bias_variance=-0.5")
@@ -152,7 +139,6 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, monkeypa
     assert shown["init"]["bias_variance"] == 0.05
 
 
-@fast
 def test_inits_says_every_initializer_takes_it():
     lines = run_cli("inits").stdout.splitlines()
     assert [line for line in lines if "bias_variance" in line] == [registry.BIASES]
@@ -162,7 +148,6 @@ def test_inits_says_every_initializer_takes_it():
 # --- the model ---------------------------------------------------------------------------
 
 
-@fast
 def test_bias_seeds_are_apart_from_the_kernels_and_from_each_other():
     seeds = [(s, layer) for s in range(20) for layer in range(6)]
     kernels = {registry.layer_seed(s, layer) for s, layer in seeds}

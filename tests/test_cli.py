@@ -4,24 +4,13 @@ import json
 
 import pytest
 
-from helpers import SYNTHETIC_ARGS, run_cli
-
-pytestmark = pytest.mark.fast
+from helpers import SYNTHETIC_ARGS, error_line, run_cli
 
 
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs land in ./checkpoints and ./logs, as for a user
     return run_cli
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("initcmp: error: "), result.stderr
-    assert "Traceback" not in result.output + result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_train_json_then_rerun_resumes_then_eval_agrees(cli, tmp_path):
@@ -104,17 +93,17 @@ def test_inits_lists_every_initializer(cli):
     ],
 )
 def test_user_errors_are_one_line(cli, args, needles):
-    one_line_error(cli(*args), *needles)
+    error_line(cli(*args), *needles)
 
 
 def test_bad_yaml_names_file_and_line(cli, tmp_path):
     (tmp_path / "bad.yaml").write_text("train:\n  epochs: [1,\n")
-    one_line_error(cli("train", "--config", "bad.yaml"), "bad.yaml:", "YAML error")
+    error_line(cli("train", "--config", "bad.yaml"), "bad.yaml:", "YAML error")
 
 
 def test_resume_with_other_config_is_refused(cli):
     cli("train", "--init", "he", *SYNTHETIC_ARGS)
-    one_line_error(
+    error_line(
         cli("train", "--init", "he", *SYNTHETIC_ARGS, "--set", "train.learning_rate=0.1"),
         "train.learning_rate",
         "--fresh",
@@ -175,12 +164,12 @@ def test_inspect_json_text_plot_and_several_inits(cli, tmp_path):
     ],
 )
 def test_inspect_errors_are_one_line(cli, args, needles):
-    one_line_error(cli(*args, *SYNTHETIC_ARGS), *needles)
+    error_line(cli(*args, *SYNTHETIC_ARGS), *needles)
 
 
 def test_inspect_plot_to_an_unwritable_place_is_one_line(cli, tmp_path):
     (tmp_path / "afile").write_text("x")
-    one_line_error(
+    error_line(
         cli("inspect", *SYNTHETIC_ARGS, "--plot", "afile/sub/x.png"), "--plot", "cannot write"
     )
 

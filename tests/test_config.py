@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from initcmp.config import schema
 from initcmp.config import resolve
 from initcmp.errors import ConfigError
-from helpers import load_config, run_cli
-
-pytestmark = pytest.mark.fast
+from helpers import ERROR, error_line, load_config, python, run_cli
 
 CONFIGS = Path(__file__).parent / "configs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -406,11 +404,8 @@ def test_for_run_follows_the_same_rules():
 
 
 def cli_error(*args) -> str:
-    result = run_cli(*args)
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("initcmp: error: "), result.stderr
-    return lines[0].removeprefix("initcmp: error: ")
+    """`initcmp ARGS...`'s one error line (exit 2), without `initcmp: error: `."""
+    return error_line(run_cli(*args), code=2).removeprefix(ERROR)
 
 
 def str_error(path=None, **kw) -> str:
@@ -435,24 +430,21 @@ def test_a_bad_inits_flag_names_inits_not_set():
     )
 
 
-def test_flags_become_overrides_of_their_keys(monkeypatch):
-    seen = []
-    monkeypatch.setattr(resolve, "load", lambda path, overrides: seen.extend(overrides))
+def test_flags_become_overrides_of_their_keys():
     from initcmp.cli import options
 
-    options.load_config(
-        None,
-        {
-            "--inits": ["he"],
-            "--seeds": [0, 1],
-            "--epochs": None,
-            "--executor": "ray",
-            "--address": "h:1",
-            "--init": "he",
-            "--seed": 3,
-        },
-        ("seed=4",),
-    )  # None: a flag not given
+    flags = {
+        "--inits": ["he"],
+        "--seeds": [0, 1],
+        "--epochs": None,  # None: a flag not given
+        "--executor": "ray",
+        "--address": "h:1",
+        "--init": "he",
+        "--seed": 3,
+    }
+    seen = options.overrides_of(flags, ("seed=4",))
+    # what the command's config is loaded from: defaults < these, in this order
+    assert options.load_config(None, flags, ("seed=4",)) == resolve.load(None, seen)
     assert seen == [
         resolve.Override("compare.inits", ["he"], "--inits"),
         resolve.Override("compare.seeds", [0, 1], "--seeds"),
@@ -504,16 +496,11 @@ def test_from_dict_names_its_source_for_every_key():
 
 
 def test_importing_config_load_does_not_import_tensorflow():
-    import subprocess
-    import sys
-
     code = (
         "import sys, initcmp.config.resolve, initcmp.cli.main; "
         "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
+    out = python("-c", code, check=True, timeout=60).stdout.strip()
     assert out == "[]"
 
 

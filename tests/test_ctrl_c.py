@@ -3,37 +3,38 @@ and the hint after it says how to resume: without --fresh when the command had i
 
 from __future__ import annotations
 
+import builtins
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from initcmp.report import progress
-from helpers import SYNTHETIC_ARGS, run_cli_in
-
-pytestmark = pytest.mark.fast
+from helpers import SYNTHETIC_ARGS, error_line, run_cli_in, start_initcmp
 
 
 def press_ctrl_c(*args, **kwargs):
     raise KeyboardInterrupt
 
 
-def error_lines(result) -> list[str]:
-    assert "Aborted" not in result.output and "Traceback" not in result.output, result.output
-    return [line for line in result.stderr.splitlines() if line.startswith("initcmp: error:")]
-
-
 @pytest.mark.parametrize("command", [["train"], ["compare", "--seeds", "1"], ["inspect"]])
 def test_ctrl_c_before_training_is_one_line_and_130(tmp_path, monkeypatch, command):
-    from initcmp.data import sources
+    """Ctrl-C while the data loads: opening the data file raises KeyboardInterrupt, as a
+    SIGINT arriving there would."""
+    data = tmp_path / "mnist.npz"
+    data.write_bytes(b"")  # never read: its opening is interrupted
+    real_open = builtins.open
 
-    monkeypatch.setattr(sources, "load", press_ctrl_c)  # e.g. while TensorFlow or MNIST loads
-    result = run_cli_in(tmp_path, monkeypatch, *command, *SYNTHETIC_ARGS)
+    def interrupted_open(file, *args, **kwargs):
+        if str(file) == str(data):
+            raise KeyboardInterrupt
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", interrupted_open)
+    result = run_cli_in(tmp_path, monkeypatch, *command, "--set", f"data.path={data}")
     assert result.exit_code == 130
-    assert error_lines(result) == ["initcmp: error: interrupted (Ctrl-C)"]
+    assert error_line(result, code=130, alone=False) == "initcmp: error: interrupted (Ctrl-C)"
 
 
 @pytest.mark.parametrize(
@@ -51,10 +52,10 @@ def test_after_fresh_the_hint_says_rerun_without_it_and_that_resumes(
         fresh = run_cli_in(tmp_path / "fresh", monkeypatch, *args, "--fresh")
     assert plain.exit_code == fresh.exit_code == 130
     stopped = "initcmp: error: interrupted at step 1 of 24; checkpoint saved. "
-    assert error_lines(plain) == [stopped + "Rerun the same command to resume"]
-    assert error_lines(fresh) == [
+    assert error_line(plain, code=130, alone=False) == stopped + "Rerun the same command to resume"
+    assert error_line(fresh, code=130, alone=False) == (
         stopped + "Rerun it without --fresh to resume (with --fresh it starts over)"
-    ]
+    )
     again = run_cli_in(tmp_path / "fresh", monkeypatch, *args)  # as the hint says
     assert again.exit_code == 0 and "resuming from step 1" in again.stderr
 
@@ -62,13 +63,7 @@ def test_after_fresh_the_hint_says_rerun_without_it_and_that_resumes(
 def test_ctrl_c_while_tensorflow_imports_is_one_line_and_130(tmp_path):
     """A real SIGINT to a real process, as soon as TensorFlow's library is mapped (it is
     imported only inside a command, so the command has started)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "initcmp", "train", *SYNTHETIC_ARGS],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_initcmp(tmp_path, "train", *SYNTHETIC_ARGS)
     maps = Path(f"/proc/{process.pid}/maps")
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:

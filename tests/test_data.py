@@ -16,8 +16,6 @@ from initcmp.data import formats
 from initcmp.config.schema import DataConfig
 from initcmp.errors import DataError
 
-pytestmark = pytest.mark.fast
-
 CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 FIRST_LABELS = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
 KEYS = ("x_train", "y_train", "x_test", "y_test")

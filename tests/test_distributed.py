@@ -11,7 +11,15 @@ import pytest
 
 from initcmp.experiments import compare
 from initcmp.data import sources
-from helpers import SYNTHETIC_ARGS, finished_runs as records, load_config, run_cli_in as invoke
+from helpers import (
+    SYNTHETIC_ARGS,
+    finished_runs as records,
+    initcmp,
+    load_config,
+    python,
+    run_cli_in as invoke,
+    start_initcmp,
+)
 
 SYN = [
     *SYNTHETIC_ARGS,
@@ -138,7 +146,7 @@ def test_ray_is_imported_only_when_asked_for():
         "initcmp.experiments.on_ray, initcmp.engine.train; "
         "print('ray' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = python("-c", code)
     assert out.stdout.strip() == "False", out.stderr
 
 
@@ -149,32 +157,13 @@ def test_a_killed_driver_is_rerun_and_finishes_with_the_same_numbers(tmp_path, l
     import os
 
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
-    args = [
-        sys.executable,
-        "-m",
-        "initcmp",
-        "compare",
-        *SYN,
-        "--executor",
-        "ray",
-        "--set",
-        "compare.fuse=false",
-        "--set",
-        "ray.num_cpus=2",
-    ]
-    killed = subprocess.run(
-        args,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "INITCMP_KILL_AT": "task:1"},
-    )
+    args = ["compare", *SYN, "--executor", "ray", "--set", "compare.fuse=false"]
+    args += ["--set", "ray.num_cpus=2"]
+    killed = initcmp(tmp_path, *args, kill="task:1")
     assert killed.returncode == -9, killed.stderr[-2000:]
     subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
     assert len(list((tmp_path / "logs").rglob("result.json"))) >= 1  # the first task's
-    env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
-    rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    rerun = initcmp(tmp_path, *args)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "finished earlier" in rerun.stderr
     assert records(tmp_path) == local
@@ -228,14 +217,8 @@ def test_address_joins_a_running_cluster_and_leaves_it_running(tmp_path, monkeyp
 
 
 def _compare_at(address: str, cwd) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "initcmp", "compare", "--executor", "ray", "--address", address]
-        + ["--seeds", "1", *SYNTHETIC_ARGS],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ["compare", "--executor", "ray", "--address", address, "--seeds", "1"]
+    return start_initcmp(cwd, *args, *SYNTHETIC_ARGS)
 
 
 def _stderr(process: subprocess.Popen, timeout: float) -> str:
@@ -330,8 +313,9 @@ def test_a_sweep_on_ray_gives_the_local_numbers(tmp_path, monkeypatch):
     for folder in ("here", "ray"):
         (tmp_path / folder).mkdir()
     assert invoke(tmp_path / "here", monkeypatch, *args).exit_code == 0
-    on_ray = invoke(tmp_path / "ray", monkeypatch, *args, "--executor", "ray",
-                    "--set", "ray.num_cpus=2")  # fmt: skip
+    on_ray = invoke(
+        tmp_path / "ray", monkeypatch, *args, "--executor", "ray", "--set", "ray.num_cpus=2"
+    )
     assert on_ray.exit_code == 0, on_ray.stderr
     assert "ray: 4 runs in 2 tasks" in on_ray.stderr
     assert records(tmp_path / "ray") == records(tmp_path / "here")

@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -17,8 +15,11 @@ from initcmp.errors import CheckpointError
 from helpers import (
     SYNTHETIC,
     SYNTHETIC_ARGS,
+    error_line,
     finished_runs,
+    initcmp,
     load_config,
+    lock_held,
     run_cli,
     run_cli_in,
     synthetic_config,
@@ -38,9 +39,7 @@ def test_a_second_process_on_the_same_run_is_refused_naming_folder_and_holder(
         result = run_cli_in(tmp_path, monkeypatch, "train", "--init", "he", *SYNTHETIC_ARGS)
     finally:
         holder.release()
-    assert result.exit_code == 2
-    line = result.stderr.strip()
-    assert len(line.splitlines()) == 1 and "Traceback" not in result.output
+    line = error_line(result, code=2)
     assert "checkpoints/mnist_mlp/he-s0 is in use by process " + str(os.getpid()) in line
     # the holder released it: the same command now trains
     assert (
@@ -67,49 +66,19 @@ def test_fresh_cannot_delete_a_run_another_process_holds(tmp_path, monkeypatch):
 
 def test_a_killed_holder_leaves_no_stuck_lock(tmp_path):
     paths = paths_for(tmp_path)
-    code = textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from initcmp.store import records
-        paths = records.RunPaths(Path({str(paths.checkpoints)!r}), Path({str(paths.logs)!r}))
-        records.RunLock(paths).acquire()
-        print("locked", flush=True)
-        time.sleep(60)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "locked"
+    with lock_held(paths) as child:  # killed (SIGKILL) at the end of the block
         with pytest.raises(CheckpointError, match=f"in use by process {child.pid}"):
             records.RunLock(paths).acquire()
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
     records.RunLock(paths).acquire().release()  # the OS dropped the dead holder's lock
 
 
 def test_compare_trains_around_a_run_another_process_holds_then_waits_for_it(tmp_path, monkeypatch):
     """Two experiments sharing a run never train it twice: the one that finds it held
-    trains the rest, waits for the holder (which here exits without training it), and
-    then trains it itself."""
+    trains the rest, waits for the holder (which here exits without training it once it
+    is waited for), and then trains it itself."""
     paths = paths_for(tmp_path, "glorot", 1)
-    code = textwrap.dedent(
-        f"""
-        import time
-        from pathlib import Path
-        from initcmp.store import records
-        paths = records.RunPaths(Path({str(paths.checkpoints)!r}), Path({str(paths.logs)!r}))
-        lock = records.RunLock(paths).acquire()
-        print("held", flush=True)
-        time.sleep(6)
-        """
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    try:
+    with lock_held(paths, until_waited=True) as holder:
         result = run_cli_in(tmp_path, monkeypatch, "compare", *SYNTHETIC_ARGS, "--seeds", "2")
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.exit_code == 0, result.output
     assert f"glorot-s1: in use by process {holder.pid}; waiting for it" in result.stderr
     assert len(list((tmp_path / "logs").rglob("result.json"))) == 6  # 3 inits x 2 seeds
@@ -212,9 +181,7 @@ def test_no_readable_checkpoint_is_one_line_naming_them_and_fresh(tmp_path, syn,
         "--log-dir",
         "logs",
     )
-    assert result.exit_code == 2
-    line = result.stderr.strip()
-    assert len(line.splitlines()) == 1 and "Traceback" not in result.output
+    line = error_line(result, code=2)
     assert "no readable checkpoint" in line and "ckpt-20, ckpt-16, ckpt-8" in line
     assert "--fresh" in line
     assert len(list(folder.glob("ckpt-*.index"))) == 3  # nothing deleted
@@ -274,20 +241,6 @@ COMPARE = [
 ]
 
 
-def initcmp(cwd, args, kill=None):
-    env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
-    if kill:
-        env["INITCMP_KILL_AT"] = kill
-    return subprocess.run(
-        [sys.executable, "-m", "initcmp", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def initcmp_here(cwd, args) -> int:
     """The same command in this process (no TensorFlow start-up): for the runs that are
     not killed, which give the same bits in any process."""
@@ -319,7 +272,7 @@ def clean_runs(tmp_path_factory):
 
 def _kill_then_rerun(tmp_path, clean_runs, name, kill):
     args = ARGS[name]
-    killed = initcmp(tmp_path, args, kill)
+    killed = initcmp(tmp_path, *args, kill=kill)
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     assert initcmp_here(tmp_path, args) == 0  # the rerun: any process will do
     assert finished_runs(tmp_path) == clean_runs(name)
@@ -376,19 +329,10 @@ def test_a_full_disk_is_one_line_keeps_earlier_checkpoints_and_resumes(tmp_path,
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 
-    full = subprocess.run(
-        [sys.executable, "-m", "initcmp", *TRAIN],
-        cwd=tmp_path,
-        preexec_fn=limit,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert full.returncode == 2
-    line = full.stderr.strip().splitlines()[-1]
+    full = initcmp(tmp_path, *TRAIN, preexec_fn=limit)
+    line = error_line(full, code=2, alone=False)
     assert line.startswith("initcmp: error: cannot write a checkpoint in checkpoints/")
     assert "File too large" in line and "rerun to resume" in line
-    assert "Traceback" not in full.stderr
     assert {p.name: p.read_bytes() for p in folder.glob("ckpt-*") if p.name in before} == before
     assert initcmp_here(tmp_path, TRAIN) == 0
     assert finished_runs(tmp_path) == clean_runs("train")
@@ -397,7 +341,7 @@ def test_a_full_disk_is_one_line_keeps_earlier_checkpoints_and_resumes(tmp_path,
 def test_a_torn_metrics_line_and_a_half_written_checkpoint_are_ignored(tmp_path, clean_runs):
     """What a kill in the middle of a write leaves: the end of a metrics line, and TF's
     temporary folder and an index with no data of a checkpoint being written."""
-    killed = initcmp(tmp_path, TRAIN, "step:30")
+    killed = initcmp(tmp_path, *TRAIN, kill="step:30")
     assert killed.returncode == -signal.SIGKILL
     run = tmp_path / "logs" / "mnist_mlp" / "he-s0"
     with open(run / "metrics.jsonl", "a") as f:
@@ -420,11 +364,10 @@ def test_a_read_only_run_folder_is_one_line_and_changes_nothing(tmp_path, clean_
     if locked.returncode != 0:
         pytest.skip(f"chattr +i is not available here: {locked.stderr.decode().strip()}")
     try:
-        refused = initcmp(tmp_path, TRAIN)
+        refused = initcmp(tmp_path, *TRAIN)
     finally:
         subprocess.run(["chattr", "-R", "-i", *map(str, folders)], check=True)
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    line = refused.stderr.strip().splitlines()[-1]
+    line = error_line(refused, code=2, alone=False)
     assert line.startswith("initcmp: error: cannot write ") and "not permitted" in line
     assert {p: p.read_bytes() for f in folders for p in f.iterdir() if p.is_file()} == before
     assert initcmp_here(tmp_path, TRAIN) == 0

@@ -9,8 +9,6 @@ import pytest
 
 from initcmp.store import atomic
 
-pytestmark = pytest.mark.fast
-
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_a_replaced_file_has_the_mode_the_umask_gives(tmp_path, umask, mode):

@@ -5,6 +5,7 @@ TensorFlow, no training."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -14,8 +15,6 @@ from initcmp.experiments import sweep
 from initcmp.config.schema import Config
 from initcmp.errors import ConfigError
 from helpers import SYNTHETIC_ARGS, load_config, run_cli_in
-
-pytestmark = pytest.mark.fast
 
 
 def test_a_range_includes_its_stop_and_whole_numbers_stay_whole():
@@ -105,7 +104,10 @@ def test_run_names_lead_with_the_grid_values_in_key_order_and_plain_runs_keep_th
         "compare.seeds=[0]",
     )
     names = [run.run_name for run in sweep.runs(sweep.plan(cfg))]
-    assert names[:2] == ["gain=0.5,depth=2,glorot-s0", "gain=1.25,depth=2,glorot-s0"]
+    labels = [name.split("@")[0] for name in names[:2]]
+    assert labels == ["gain=0.5,depth=2,glorot-s0", "gain=1.25,depth=2,glorot-s0"]
+    assert all(re.fullmatch(r"[0-9a-f]{8}", name.split("@")[1]) for name in names)
+    assert len(set(names)) == len(names)
     # the order the grid lists its keys in does not change a run's name
     other = sweep_config("init=glorot", "sweep.grid.init.gain=[0.5]", "sweep.grid.model.depth=[2]")
     assert sweep.runs(sweep.plan(other))[0].run_name == names[0]

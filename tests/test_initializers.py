@@ -10,8 +10,7 @@ import pytest
 
 from initcmp.inits import registry
 from initcmp.errors import ConfigError
-
-pytestmark = pytest.mark.fast
+from helpers import python
 
 SHAPES = [(1024, 512), (784, 256)]
 REL_TOL = 0.03
@@ -194,14 +193,9 @@ def test_check_params_random_uniform():
 
 
 def test_importing_initializers_does_not_import_keras():
-    import subprocess
-    import sys
-
     code = (
         "import sys, initcmp.inits.registry, initcmp.config.schema; "
         "print('keras' in sys.modules, 'tensorflow' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
+    out = python("-c", code, check=True).stdout.split()
     assert out == ["False", "False"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -18,9 +16,15 @@ from initcmp.config import schema
 from initcmp.store import inventory
 from initcmp.store import records
 from initcmp.store.records import RunPaths
-from helpers import SYNTHETIC_ARGS, load_config, run_cli, run_cli_in
-
-fast = pytest.mark.fast  # all but the test that trains a run
+from helpers import (
+    SYNTHETIC_ARGS,
+    error_line,
+    load_config,
+    lock_held,
+    python,
+    run_cli,
+    run_cli_in,
+)
 
 
 def fake_run(root, init, seed, *, checkpoint=None, result=None, epochs=1, rows=()):
@@ -73,7 +77,6 @@ def experiment(tmp_path):
     return tmp_path
 
 
-@fast
 def test_runs_lists_each_status_from_plain_files(experiment, monkeypatch):
     result = run_cli_in(experiment, monkeypatch, "runs", "--json")
     assert result.exit_code == 0, result.stderr
@@ -112,7 +115,6 @@ def test_runs_lists_each_status_from_plain_files(experiment, monkeypatch):
     assert max(len(line) for line in text.splitlines()) <= 80
 
 
-@fast
 def test_runs_of_another_experiment_and_of_none(experiment, monkeypatch):
     other = run_cli_in(experiment, monkeypatch, "runs", "--set", "name=deep_mlp")
     assert other.exit_code == 0
@@ -123,32 +125,12 @@ def test_runs_of_another_experiment_and_of_none(experiment, monkeypatch):
     assert json.loads(run_cli("runs", "--config", "deep_mlp", "--json").stdout)["runs"] == []
 
 
-def hold(paths):
-    """Another process holding the run's lock, as a training process would; its Popen."""
-    code = textwrap.dedent(
-        f"""
-        import sys, time
-        from pathlib import Path
-        from initcmp.store import records
-        lock = records.RunLock(records.RunPaths(Path({str(paths.checkpoints)!r}),
-                                                Path({str(paths.logs)!r}))).acquire()
-        print("held", flush=True)
-        time.sleep(60)
-        """
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
-@fast
 def test_a_run_in_use_is_shown_and_never_deleted(experiment, monkeypatch):
     paths = RunPaths.of(
         load_config(init="he", seed=1), experiment / "checkpoints", experiment / "logs"
     )
-    holder = hold(paths)
-    before = sorted(p.relative_to(experiment) for p in experiment.rglob("*"))
-    try:
+    with lock_held(paths) as holder:
+        before = sorted(p.relative_to(experiment) for p in experiment.rglob("*"))
         start = time.perf_counter()
         assert records.RunLock(paths).holder() == str(holder.pid)
         assert time.perf_counter() - start < 1  # tested, not waited for
@@ -163,21 +145,16 @@ def test_a_run_in_use_is_shown_and_never_deleted(experiment, monkeypatch):
         # the same between the question and the deletion: remove() holds the lock itself
         with pytest.raises(records.RunInUseError, match="nothing deleted"):
             inventory.remove(load_config(init="he", seed=1), "checkpoints", "logs")
-    finally:
-        holder.kill()
-        holder.wait()
     assert sorted(p.relative_to(experiment) for p in experiment.rglob("*")) == before
     assert records.RunLock(paths).holder() is None
 
 
-@fast
 def test_the_lock_probe_creates_nothing(tmp_path):
     paths = RunPaths(tmp_path / "ck" / "x" / "he-s0", tmp_path / "logs" / "x" / "he-s0")
     assert records.RunLock(paths).holder() is None
     assert not (tmp_path / "ck").exists()
 
 
-@fast
 def test_rm_asks_first_and_deletes_only_that_run(experiment, monkeypatch):
     monkeypatch.chdir(experiment)
     from click.testing import CliRunner
@@ -206,7 +183,6 @@ def test_rm_asks_first_and_deletes_only_that_run(experiment, monkeypatch):
     assert left == ["random-s0", "glorot-s0", "he-s0", "lsuv-s10"]
 
 
-@fast
 @pytest.mark.parametrize(
     "args, needle",
     [
@@ -218,13 +194,11 @@ def test_rm_asks_first_and_deletes_only_that_run(experiment, monkeypatch):
 def test_rm_mistakes_are_one_line_and_delete_nothing(experiment, monkeypatch, args, needle):
     before = sorted(experiment.rglob("*"))
     result = run_cli_in(experiment, monkeypatch, "rm", *args)
-    assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("initcmp: error: ")
-    assert needle in result.stderr
+    error_line(result, needle, code=2)
+    assert result.stderr.count("\n") == 1
     assert sorted(experiment.rglob("*")) == before
 
 
-@fast
 def test_config_prints_what_a_command_would_use(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["--config", "deep_mlp", "--init", "xavier", "--seed", "3", "--set", "train.epochs=2"]
@@ -243,7 +217,6 @@ def test_config_prints_what_a_command_would_use(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "did you mean 'train.epochs'" in bad.stderr
 
 
-@fast
 def test_runs_config_and_rm_never_import_tensorflow(experiment):
     code = textwrap.dedent(
         """
@@ -257,9 +230,7 @@ def test_runs_config_and_rm_never_import_tensorflow(experiment):
         assert "tensorflow" not in sys.modules, "tensorflow imported"
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=experiment, capture_output=True, text=True, timeout=60
-    )
+    done = python("-c", code, cwd=experiment, timeout=60)
     assert done.returncode == 0, done.stderr
     assert not (experiment / "checkpoints/mnist_mlp/he-s0").exists()
 

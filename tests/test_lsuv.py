@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+
+from helpers import python
 
 SHAS = """
 from initcmp.data import sources
@@ -31,13 +31,10 @@ def test_lsuv_weights_do_not_depend_on_the_cpu_matmul_kernels():
     shas = []
     for onednn in ("1", "0"):
         env = {
-            **os.environ,
             "TF_ENABLE_ONEDNN_OPTS": onednn,
             "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]),
         }
-        proc = subprocess.run(
-            [sys.executable, "-c", SHAS], env=env, capture_output=True, text=True, timeout=300
-        )
+        proc = python("-c", SHAS, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         shas.append(proc.stdout.split())
     assert len(shas[0]) == 2 and shas[0] == shas[1]

@@ -5,9 +5,6 @@ estimate is a floor close to a real command's peak."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -15,7 +12,7 @@ import pytest
 from initcmp.experiments import compare
 from initcmp.engine import memory
 from initcmp.errors import OutOfMemoryError
-from helpers import SYNTHETIC, SYNTHETIC_ARGS, load_config, run_cli_in
+from helpers import SYNTHETIC, SYNTHETIC_ARGS, error_line, initcmp, load_config, python, run_cli_in
 
 DEFAULT_PARAMETERS = 269_322  # 784*256+256 + 256*256+256 + 256*10+10
 
@@ -25,18 +22,11 @@ def config(*sets):
 
 
 def free(monkeypatch, nbytes):
-    monkeypatch.setattr(memory, "available", lambda: nbytes)
+    """This process, and the commands it runs, told that `nbytes` are free (None: not
+    known), through memory.available's $INITCMP_FREE_MEMORY."""
+    monkeypatch.setenv("INITCMP_FREE_MEMORY", "unknown" if nbytes is None else str(nbytes))
 
 
-def one_line(result, code=2):
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("initcmp: error: "), result.stderr
-    assert "Traceback" not in result.output, result.output
-    return lines[-1]
-
-
-@pytest.mark.fast
 def test_the_default_compares_need_is_its_tensors(syn):
     """9 runs fused, Adam: every run's weights and two slots, their stack, and (the
     largest transient) one evaluation call through the widest pair of layers: 1,112 of
@@ -51,14 +41,12 @@ def test_the_default_compares_need_is_its_tensors(syn):
     assert need.what == "training 9 runs"
 
 
-@pytest.mark.fast
 def test_a_lone_tanh_run_counts_its_twin_and_sgd_keeps_no_slots(syn):
     need = memory.training([config("model.activation=tanh", "train.optimizer=sgd")], True, syn)
     parts = {text: nbytes for nbytes, text, _ in need.parts}
     assert parts["its stacked copy and twin"] == 2 * DEFAULT_PARAMETERS * 4
 
 
-@pytest.mark.fast
 def test_what_cannot_fit_is_refused_naming_the_numbers_and_what_to_reduce(monkeypatch, syn):
     free(monkeypatch, 16e9)
     with pytest.raises(OutOfMemoryError) as info:
@@ -69,7 +57,6 @@ def test_what_cannot_fit_is_refused_naming_the_numbers_and_what_to_reduce(monkey
     assert "--seeds" not in message and "compare.fuse" not in message  # one run: no such knob
 
 
-@pytest.mark.fast
 def test_a_wide_evaluation_names_eval_batch_size_and_fusion(monkeypatch, syn):
     free(monkeypatch, 0.3e9)
     sets = ("model.hidden=[1024, 1024]", "train.optimizer=sgd", "eval.batch_size=1000")
@@ -82,7 +69,6 @@ def test_a_wide_evaluation_names_eval_batch_size_and_fusion(monkeypatch, syn):
     )
 
 
-@pytest.mark.fast
 def test_a_large_evaluation_is_cut_into_calls_and_names_the_width(monkeypatch, syn):
     """eval.batch_size=60000 would hold 60,000 rows in one call; calls are cut to
     fused.EVAL_ROWS rows (10,000 images for a lone run), and what still does not fit
@@ -95,7 +81,6 @@ def test_a_large_evaluation_is_cut_into_calls_and_names_the_width(monkeypatch, s
     assert str(info.value).endswith("reduce model.hidden or eval.batch_size")
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize(
     "sets",
     [
@@ -117,24 +102,21 @@ def test_what_fits_is_never_refused(monkeypatch, syn, sets):
     assert need.total < 1.2e9
 
 
-@pytest.mark.fast
 def test_unknown_free_memory_refuses_nothing(monkeypatch, syn):
     free(monkeypatch, None)
     memory.check(memory.training([config("model.hidden=[100000, 100000]")], True, syn))
 
 
-@pytest.mark.fast
 def test_free_memory_is_meminfo_or_the_cgroups_room_if_less(monkeypatch, tmp_path):
     assert memory.available() > 0  # /proc/meminfo: this is Linux
     (tmp_path / "max").write_text("1000000000\n")
     (tmp_path / "current").write_text("400000000\n")
-    monkeypatch.setattr(memory, "CGROUP", [(tmp_path / "max", tmp_path / "current")])
-    assert memory.available() == 600_000_000
+    cgroup = [(tmp_path / "max", tmp_path / "current")]
+    assert memory.available(cgroup) == 600_000_000
     (tmp_path / "max").write_text("max\n")  # cgroup v2: no limit
-    assert memory.available() > 600_000_000
+    assert memory.available(cgroup) > 600_000_000
 
 
-@pytest.mark.fast
 def test_running_out_on_the_way_is_one_line():
     import tensorflow as tf
 
@@ -155,45 +137,33 @@ def test_running_out_on_the_way_is_one_line():
     assert memory.as_error(ValueError("a bug")) is None
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize("command", [["train", "--init", "he"], ["compare", "--seeds", "1"]])
 def test_the_cli_refuses_at_once_and_builds_nothing(tmp_path, monkeypatch, command):
     free(monkeypatch, 16e9)
     result = run_cli_in(
         tmp_path, monkeypatch, *command, *SYNTHETIC_ARGS, "--set", "model.hidden=[30000,30000]"
     )
-    line = one_line(result)
+    line = error_line(result, code=2, alone=False)
     assert "needs at least" in line and "16.0 GB is free" in line and "model.hidden" in line
     assert not list(tmp_path.glob("checkpoints/mnist_mlp/*/ckpt-*"))
 
 
-@pytest.mark.fast
 def test_inspect_refuses_at_once(tmp_path, monkeypatch):
     free(monkeypatch, 16e9)
-    line = one_line(
+    line = error_line(
         run_cli_in(
             tmp_path, monkeypatch, "inspect", *SYNTHETIC_ARGS, "--set", "model.hidden=[30000,30000]"
-        )
+        ),
+        code=2,
+        alone=False,
     )
     assert line.startswith("initcmp: error: inspect needs at least 22.0 GB of memory")
 
 
 def test_an_impossible_config_is_refused_with_the_real_free_memory(tmp_path):
     """No mock: a terabyte model against this machine's /proc/meminfo."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "initcmp",
-            "train",
-            *SYNTHETIC_ARGS,
-            "--set",
-            "model.hidden=[1000000,1000000]",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = initcmp(
+        tmp_path, "train", *SYNTHETIC_ARGS, "--set", "model.hidden=[1000000,1000000]", timeout=300
     )
     assert out.returncode == 2, out.stderr[-2000:]
     line = out.stderr.strip().splitlines()[-1]
@@ -201,26 +171,24 @@ def test_an_impossible_config_is_refused_with_the_real_free_memory(tmp_path):
     assert "GB of memory and" in line and line.endswith("; reduce model.hidden"), line
 
 
-# Training in a process whose address space is capped at 4 GB, with the estimate off, so
-# that TensorFlow itself runs out (CUDA_VISIBLE_DEVICES="": no GPU's reservations).
+# Training in a process whose address space is capped at 4 GB, with the estimate off
+# (free memory not known), so that TensorFlow itself runs out (CUDA_VISIBLE_DEVICES="":
+# no GPU's reservations).
 OUT_OF_MEMORY = textwrap.dedent("""
     import resource
     resource.setrlimit(resource.RLIMIT_AS, (4 * 10**9, 4 * 10**9))
-    from initcmp.engine import memory
-    memory.available = lambda: None
     from initcmp.cli.main import main
     main(["train", "--set", "data.name=synthetic", "--set", "model.hidden=[12000,12000]"])
 """)
 
 
 def test_tensorflow_running_out_is_one_line(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-c", OUT_OF_MEMORY],
+    out = python(
+        "-c",
+        OUT_OF_MEMORY,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        env={"CUDA_VISIBLE_DEVICES": "", "INITCMP_FREE_MEMORY": "unknown"},
     )
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
@@ -262,19 +230,11 @@ PEAK = textwrap.dedent("""
 
 
 def peak(tmp_path, *args, env=None):
-    out = subprocess.run(
-        [sys.executable, "-c", PEAK, *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
+    out = python("-c", PEAK, *args, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.slow
 def test_the_estimate_of_the_default_compare_is_a_floor_near_its_peak(
     tmp_path, mnist, mnist_cache_dir
 ):
@@ -295,7 +255,7 @@ def test_tensorflows_objects_are_frozen_and_the_collector_stays_on():
     freezes what the import made (runtime._collector_paused), in a fresh process."""
     probe = "import gc; from initcmp.engine import runtime; runtime.tensorflow(); "
     probe += "print(gc.isenabled(), gc.get_freeze_count())"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    out = python("-c", probe)
     enabled, frozen = out.stdout.split()
     assert enabled == "True" and int(frozen) > 100_000, out.stdout
 

@@ -8,8 +8,6 @@ import pytest
 
 from initcmp.inits import orthogonal
 
-pytestmark = pytest.mark.fast
-
 
 @pytest.mark.parametrize("shape", [(784, 256), (256, 256), (256, 10), (5, 1)])
 def test_householder_q_is_the_qr_with_positive_diagonal(shape):

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.fast
-
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # A time, a rate or a memory peak: "14 s", "3 min", "1.09 GB", "170 GFLOP/s", "0.3-0.4 s".

@@ -13,8 +13,6 @@ from initcmp.report.progress import Pace, clock
 from initcmp.store.records import RunPaths
 from helpers import load_config, run_cli_in
 
-pytestmark = pytest.mark.fast
-
 STEPS = 10  # steps per epoch of the hand-made runs
 
 

@@ -15,8 +15,6 @@ from initcmp.report import render_compare
 from initcmp.report import stats
 from helpers import run_cli
 
-pytestmark = pytest.mark.fast
-
 
 def rec(init, seed, acc, diverged=False, seconds=2.0):
     return {

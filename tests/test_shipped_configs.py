@@ -12,8 +12,6 @@ from initcmp.config import yaml_files
 from initcmp.errors import ConfigError
 from helpers import load_config, run_cli
 
-pytestmark = pytest.mark.fast
-
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "initcmp" / "config" / "presets"
 NAMES = ["deep_mlp", "edge_of_chaos", "he_depth", "mnist_mlp", "sigmoid_mlp", "tanh_mlp"]

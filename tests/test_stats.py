@@ -9,8 +9,6 @@ from scipy import stats as sp
 from initcmp.report import render_compare
 from initcmp.report import stats
 
-pytestmark = pytest.mark.fast
-
 
 def rec(init, seed, acc, loss=0.1, diverged=False, epochs=1, seconds=2.0, curve=None):
     return {

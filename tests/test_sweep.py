@@ -5,15 +5,20 @@ kill -9 and two sweeps sharing runs, each ending in the numbers of an undisturbe
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import re
 
 import pytest
 
 from initcmp.store import records
 from initcmp.engine import train
-from helpers import SYNTHETIC_ARGS, finished_runs, run_cli_in, synthetic_config
+from helpers import (
+    SYNTHETIC_ARGS,
+    finished_runs,
+    initcmp,
+    run_cli_in,
+    start_initcmp,
+    synthetic_config,
+)
 
 # 2 x 2 cells x 2 seeds, 10 steps each (an epoch is 24), a small train-set evaluation.
 GRID = ["--grid", "init.name=glorot,he", "--grid", "model.depth=1,2", "--seeds", "2"]
@@ -21,8 +26,14 @@ SMALL = [*SYNTHETIC_ARGS, "--steps", "10", "--set", "eval.train_images=200"]
 SWEEP = ["sweep", *GRID, *SMALL]
 
 
+def sweep_folder(root):
+    """The one sweep's own folder, logs/mnist_mlp/sweeps/<name>/."""
+    (folder,) = (root / "logs" / "mnist_mlp" / "sweeps").iterdir()
+    return folder
+
+
 def sweep_json(root) -> dict:
-    return json.loads((root / "logs" / "mnist_mlp" / "sweep.json").read_text())
+    return json.loads((sweep_folder(root) / "sweep.json").read_text())
 
 
 def test_a_sweep_trains_every_cell_fused_by_shape_and_a_rerun_trains_nothing(tmp_path, monkeypatch):
@@ -48,14 +59,14 @@ def test_a_sweep_trains_every_cell_fused_by_shape_and_a_rerun_trains_nothing(tmp
     glorot = next(c for c in cells if c["values"] == {"init.name": "glorot", "model.depth": 2})
     assert glorot["chi_1"] == pytest.approx(0.5, abs=1e-6)
     for ext in ("csv", "md", "png"):
-        assert (tmp_path / "logs" / "mnist_mlp" / f"sweep.{ext}").stat().st_size > 0
+        assert (sweep_folder(tmp_path) / f"sweep.{ext}").stat().st_size > 0
 
     again = run_cli_in(tmp_path, monkeypatch, *SWEEP, "--json")
     assert again.exit_code == 0
     assert "8 already finished, 0 to train" in again.stderr
     assert json.loads(again.stdout) == summary
 
-    (tmp_path / "logs" / "mnist_mlp" / "sweep.json").unlink()
+    (sweep_folder(tmp_path) / "sweep.json").unlink()
     report = run_cli_in(tmp_path, monkeypatch, "report", *GRID, *SMALL)
     assert report.exit_code == 0, report.output
     assert sweep_json(tmp_path) == summary and "he" in report.stdout
@@ -67,7 +78,7 @@ def test_a_sweep_trains_every_cell_fused_by_shape_and_a_rerun_trains_nothing(tmp
 def test_dry_run_lists_the_runs_and_their_groups_and_trains_nothing(tmp_path, monkeypatch):
     result = run_cli_in(tmp_path, monkeypatch, *SWEEP, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "8 runs" in result.stdout and "depth=2,he-s1: new" in result.stdout
+    assert "8 runs" in result.stdout and re.search(r"depth=2,he-s1@[0-9a-f]{8}: new", result.stdout)
     assert "2 groups would train" in result.stdout
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()
     listing = json.loads(run_cli_in(tmp_path, monkeypatch, *SWEEP, "--dry-run", "--json").stdout)
@@ -110,18 +121,6 @@ def test_a_step_budget_ends_mid_epoch_evaluated_and_grows_like_epochs(tmp_path, 
     assert again["step"] == 30 and again["trained_further"]
 
 
-def initcmp(cwd, *args, kill=None, wait=True):
-    env = {k: v for k, v in os.environ.items() if k != "INITCMP_KILL_AT"}
-    if kill:
-        env["INITCMP_KILL_AT"] = kill
-    command = [sys.executable, "-m", "initcmp", *args]
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True,
-                             stderr=subprocess.PIPE)  # fmt: skip
-    if wait:
-        child.communicate(timeout=600)
-    return child
-
-
 def test_a_sweep_killed_and_rerun_ends_with_the_same_numbers(tmp_path, monkeypatch):
     for folder in ("ref", "cut"):
         (tmp_path / folder).mkdir()
@@ -142,12 +141,12 @@ def test_two_sweeps_sharing_runs_never_train_one_twice(tmp_path, monkeypatch):
     both = ["sweep", *SMALL, "--grid", "init.name=glorot,he", "--seeds", "1"]
     run_cli_in(tmp_path / "ref", monkeypatch, *both, "--grid", "model.depth=1,2,3")
     (tmp_path / "two").mkdir()
-    first = initcmp(tmp_path / "two", *both, "--grid", "model.depth=1,2", wait=False)
-    second = initcmp(tmp_path / "two", *both, "--grid", "model.depth=2,3", wait=False)
+    first = start_initcmp(tmp_path / "two", *both, "--grid", "model.depth=1,2")
+    second = start_initcmp(tmp_path / "two", *both, "--grid", "model.depth=2,3")
     for child in (first, second):
         child.communicate(timeout=600)
         assert child.returncode == 0
     for run in (tmp_path / "two" / "logs" / "mnist_mlp").iterdir():
-        if run.is_dir():  # one TensorBoard writer per training session: trained once
+        if run.is_dir() and run.name != "sweeps":  # one TensorBoard writer a session: once
             assert len(list(run.glob("events.out.tfevents.*"))) == 1, run.name
     assert finished_runs(tmp_path / "two") == finished_runs(tmp_path / "ref")

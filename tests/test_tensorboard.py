@@ -10,7 +10,7 @@ import pytest
 from initcmp.engine import train
 from initcmp.errors import Interrupted
 from initcmp.engine.reporter import Reporter
-from helpers import metrics_without_time, synthetic_config
+from helpers import initcmp, metrics_without_time, synthetic_config
 
 TEST_TAGS = {"test/accuracy", "test/loss"}
 
@@ -67,7 +67,7 @@ def test_test_curves_start_at_initialization(syn, tmp_path):
         assert written["test/loss"][0][0] > result["test_loss"]
 
 
-def test_the_step_0_evaluation_changes_no_weight_and_no_record(syn, tmp_path, monkeypatch):
+def test_the_step_0_evaluation_changes_no_weight_and_no_record(syn, tmp_path):
     """The same runs with and without it: a fused pair, and a lone tanh run (which trains
     beside a twin of itself): identical weights, results and metrics rows."""
     cases = {
@@ -76,13 +76,9 @@ def test_the_step_0_evaluation_changes_no_weight_and_no_record(syn, tmp_path, mo
     }
     runs = {}
     for without in (True, False):
-        if without:
-            monkeypatch.setattr(train._Group, "evaluate_at_start", lambda group: None)
-        else:
-            monkeypatch.undo()
         for case, cfgs in cases.items():
             root = tmp_path / f"{case}-{without}"
-            results = train_in(root, cfgs, syn)
+            results = train_in(root, cfgs, syn, evaluate_at_start=not without)
             runs[case, without] = [
                 (r["weights_sha256"], r["test_accuracy"], metrics_without_time(root, cfg))
                 for cfg, r in zip(cfgs, results)
@@ -130,17 +126,9 @@ def test_a_command_that_ends_without_teardown_has_written_every_evaluation(tmp_p
     """`initcmp` ends with os._exit (cli._quick_exit): the event file still holds every
     evaluation in metrics.jsonl, and the result the command printed."""
     import json
-    import subprocess
-    import sys
 
     args = ["train", "--init", "he", "--set", "data.name=synthetic", "--set", "name=quick"]
-    out = subprocess.run(
-        [sys.executable, "-m", "initcmp", *args, "--epochs", "2", "--json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = initcmp(tmp_path, *args, "--epochs", "2", "--json", timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     folder = tmp_path / "logs" / "quick" / "he-s0"

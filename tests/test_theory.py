@@ -4,8 +4,6 @@ a wide random network, and the known results of Poole et al. 2016 / Schoenholz e
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,9 +13,7 @@ from scipy.integrate import quad
 
 from initcmp.analysis import theory
 from initcmp.errors import ConfigError
-
-# Every test is in the fast tier but the one against Keras itself (it imports TensorFlow).
-fast = pytest.mark.fast
+from helpers import python
 
 ACTS = list(theory.ACTIVATIONS)
 QS = (1e-3, 1.0, 50.0, 500.0, 5000.0)
@@ -106,7 +102,6 @@ def close(value: float, expected: float, rel: float = 1e-6, scale: float = 1.0) 
     return abs(value - expected) <= rel * abs(expected) + 1e-12 * scale
 
 
-@fast
 @pytest.mark.parametrize("name", ACTS)
 def test_the_activations_match_the_scalar_definitions_and_their_derivatives(name):
     a = theory.ACTIVATIONS[name]
@@ -119,7 +114,6 @@ def test_the_activations_match_the_scalar_definitions_and_their_derivatives(name
     np.testing.assert_allclose(a.d2phi(v), (a.dphi(v + h) - a.dphi(v - h)) / (2 * h), atol=1e-8)
 
 
-@fast
 @pytest.mark.parametrize("name", ACTS)
 def test_1d_expectations_match_adaptive_quad(name):
     for q in (1e-4,) + QS + (1e4,):
@@ -129,7 +123,6 @@ def test_1d_expectations_match_adaptive_quad(name):
             assert close(value, expected, scale=1 + q), (name, kind, q, value, expected)
 
 
-@fast
 @pytest.mark.parametrize("name", ACTS)
 def test_2d_expectations_match_nested_adaptive_quad(name):
     for q, c in zip(QS, (-0.6, 0.3, 0.9, -0.6, 0.3)):
@@ -140,7 +133,6 @@ def test_2d_expectations_match_nested_adaptive_quad(name):
             assert close(value, expected, scale=1 + q), (name, kind, q, c, value, expected)
 
 
-@fast
 def test_relu_and_linear_closed_forms_match_the_quadrature():
     for name in ("relu", "linear"):
         for q in (1e-4, 0.3, 1.0, 50.0, 1e4):
@@ -157,7 +149,6 @@ def test_relu_and_linear_closed_forms_match_the_quadrature():
     assert theory.cross_moment("relu", "dphi", 2.0, 0.0) == pytest.approx(0.25)
 
 
-@fast
 @pytest.mark.parametrize("name", ACTS)
 def test_monte_carlo_agrees_within_its_standard_error(name):
     rng = np.random.default_rng(16)
@@ -178,7 +169,6 @@ def test_monte_carlo_agrees_within_its_standard_error(name):
         assert abs(x.mean() - value) <= 5 * x.std() / math.sqrt(n) + 1e-12, (name, kind)
 
 
-@fast
 @pytest.mark.parametrize("name", ACTS)
 def test_the_length_map_slope_is_its_derivative(name):
     for q in (0.05, 0.7, 6.0, 80.0):
@@ -189,7 +179,6 @@ def test_the_length_map_slope_is_its_derivative(name):
         assert theory.length_map_slope(name, 1.3, q) == pytest.approx(numeric / (2 * h), rel=1e-6)
 
 
-@fast
 def test_q_star_closed_forms_and_fixed_points():
     assert theory.q_star("relu", 1.0, 0.1) == pytest.approx(0.2)
     assert theory.q_star("linear", 0.5, 0.1) == pytest.approx(0.2)
@@ -208,7 +197,6 @@ def test_q_star_closed_forms_and_fixed_points():
                 assert theory.length_map(name, sw, sb, qs) == pytest.approx(qs, rel=1e-9)
 
 
-@fast
 def test_known_critical_points():
     assert theory.critical_weight_variance("relu", 0.0) == 2.0
     assert theory.critical_weight_variance("linear", 0.0) == 1.0
@@ -232,18 +220,19 @@ def test_known_critical_points():
         assert chi == pytest.approx(1.0, abs=1e-9)
 
 
-@fast
 def test_relu_chi_and_phases():
     for sw in (0.5, 1.0, 1.9, 2.0, 3.0):
         s = theory.summary("relu", sw, 0.0)
         assert s["chi_1"] == sw / 2
-        assert s["phase"] == ("ordered" if sw < 2 else "critical" if sw == 2 else "chaotic")
+        # beyond σ_w² = 2 ReLU has no fixed point (q* = inf): exploding, not chaotic
+        assert s["phase"] == ("ordered" if sw < 2 else "critical" if sw == 2 else "exploding")
     assert theory.summary("tanh", 1.0, 0.0)["phase"] == "critical"
-    assert theory.summary("tanh", 4.0, 0.05)["phase"] == "chaotic"
+    assert theory.summary("tanh", 4.0, 0.05)["phase"] == "chaotic"  # bounded: q* finite
+    exploding = predict_meaning("relu", 4.0)
+    assert "no fixed point: the signal grows without bound" in exploding
     assert theory.summary("tanh", 0.5, 0.05)["phase"] == "ordered"
 
 
-@fast
 def test_correlations_in_both_phases():
     for name, sw, sb in (("tanh", 1.2, 0.05), ("sigmoid", 4.0, 0.1), ("elu", 1.0, 0.1)):
         s = theory.summary(name, sw, sb)
@@ -261,7 +250,6 @@ def test_correlations_in_both_phases():
     assert theory.summary("tanh", 2.0, 0.0)["c_star"] == 0.0  # odd φ, no bias
 
 
-@fast
 def test_xi_c_is_finite_off_the_critical_line_and_large_near_it():
     crit = theory.critical_weight_variance("tanh", 0.05)
     far = [theory.summary("tanh", sw, 0.05)["xi_c"] for sw in (0.5, 1.0, 3.0, 5.0)]
@@ -273,7 +261,6 @@ def test_xi_c_is_finite_off_the_critical_line_and_large_near_it():
     ) == pytest.approx(2.0)
 
 
-@fast
 def test_layer_predictions():
     rows = theory.layer_predictions("tanh", 2.0, 0.05, 0.8, 6)
     assert [r["layer"] for r in rows] == list(range(1, 7)) and rows[0]["q"] == 0.8
@@ -291,7 +278,6 @@ def test_layer_predictions():
     assert [r["q"] for r in grow] == [1.0, 1.5, 2.25]
 
 
-@fast
 def test_a_wide_random_network_follows_the_maps():
     """Forward only, width 1000, 32 pairs of inputs of correlation ~0.6: the measured q^l,
     activation std and c^l against the maps run from the first layer's q¹ and c¹. (Across
@@ -316,7 +302,6 @@ def test_a_wide_random_network_follows_the_maps():
         x = np.tanh(h)
 
 
-@fast
 @settings(max_examples=40, deadline=None)
 @given(
     st.sampled_from(ACTS),
@@ -326,7 +311,7 @@ def test_a_wide_random_network_follows_the_maps():
 def test_the_summary_is_never_nan(name, sw, sb):
     s = theory.summary(name, sw, sb, depth=6)
     assert list(s) == list(theory.SUMMARY_KEYS)
-    assert s["activation"] == name and s["phase"] in ("ordered", "critical", "chaotic")
+    assert s["activation"] == name and s["phase"] in ("ordered", "critical", "chaotic", "exploding")
     for key in theory.SUMMARY_KEYS[1:-2]:
         assert isinstance(s[key], float) and not math.isnan(s[key]), (key, s[key])
     assert 0 <= s["c_star"] <= 1 and s["q_star"] >= 0 and s["xi_c"] >= 0 and s["xi_q"] >= 0
@@ -334,7 +319,6 @@ def test_the_summary_is_never_nan(name, sw, sb):
         assert not any(math.isnan(v) for v in row.values()), row
 
 
-@fast
 def test_bad_input_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown activation"):
         theory.summary("softsign", 1.0, 0.0)
@@ -345,13 +329,12 @@ def test_bad_input_is_a_config_error():
         theory.critical_weight_variance("tanh", -0.1)
 
 
-@fast
 def test_importing_the_theory_loads_neither_scipy_nor_tensorflow():
     code = (
         "import sys, initcmp.analysis.theory as t; "
         "print(sorted({'scipy', 'tensorflow'} & set(sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = python("-c", code, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -362,3 +345,9 @@ def test_the_activations_are_keras_own(name):
     expected = keras.activations.get(name)(keras.ops.convert_to_tensor(u, dtype="float64"))
     # float64 Keras; its exact (erf) gelu is itself good to ~5e-9 there
     np.testing.assert_allclose(theory.ACTIVATIONS[name].phi(u), np.asarray(expected), atol=1e-8)
+
+
+def predict_meaning(act: str, sw: float) -> str:
+    from initcmp.analysis import predict
+
+    return predict.meaning(theory.summary(act, sw, 0.0, depth=5), 5)

@@ -4,7 +4,6 @@ MNIST subset. Every run here is a real `train.run`: nothing is mocked but the da
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 
@@ -24,7 +23,14 @@ from initcmp.engine import runtime
 from initcmp.engine import train
 from initcmp.engine.reporter import Reporter
 from initcmp.errors import CheckpointError, Interrupted
-from helpers import SYNTHETIC_ARGS, load_config, metrics_without_time, synthetic_config
+from helpers import (
+    SYNTHETIC_ARGS,
+    initcmp,
+    load_config,
+    metrics_without_time,
+    python,
+    synthetic_config,
+)
 
 
 def run_in(tmp, cfg, dataset, **kw):
@@ -47,7 +53,6 @@ def test_default_model_has_the_notebooks_parameter_count():
     assert model.count_params() == 269_322  # 784*256+256 + 256*256+256 + 256*10+10
 
 
-@pytest.mark.fast
 @settings(max_examples=300, deadline=None)
 @given(
     start=st.integers(0, 500),
@@ -71,7 +76,6 @@ def test_blocks_end_at_every_step_a_stage_is_due_and_nowhere_else_early(
         assert end in due or end == stop or n == most
 
 
-@pytest.mark.slow
 def test_short_real_mnist_run_learns(tmp_path, mnist):
     cfg = load_config(init="he", overrides=("data.train_limit=4000",))
     limited = sources.Dataset(
@@ -171,12 +175,7 @@ KILLER = textwrap.dedent("""
 def test_kill_9_then_rerun_gives_the_same_weights(tmp_path, syn):
     cfg = synthetic_config("he", "log.every_steps=1", "checkpoint.every_steps=4", "train.epochs=2")
     whole = run_in(tmp_path / "whole", cfg, syn)
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(tmp_path / "cut"), "27"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = python("-c", KILLER, str(tmp_path / "cut"), "27", timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     resumed = run_in(tmp_path / "cut", cfg, syn)
     assert resumed["resumed_from_step"] == 24
@@ -260,9 +259,7 @@ def test_importing_initcmp_does_not_import_tensorflow():
         "initcmp.engine.train; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, timeout=60
-    )
+    proc = python("-c", code, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -283,32 +280,22 @@ def test_epoch_order_is_shared_across_initializers():
 
 def test_the_xla_cache_is_used_by_a_second_process_with_the_same_bits(tmp_path):
     """The compiled steps go to <INITCMP_CACHE>/xla/; a second process loads them."""
-    env = {**os.environ, "INITCMP_CACHE": str(tmp_path / "cache")}
-    env.pop("INITCMP_XLA_CACHE", None)
-    env.pop("TF_XLA_FLAGS", None)
     # As in a user's shell: jax, where it is installed and imported in this process,
     # sets TF_CPP_MIN_LOG_LEVEL=1 (os.environ.setdefault), which the child would keep.
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    env = {"INITCMP_CACHE": str(tmp_path / "cache"), "INITCMP_XLA_CACHE": None}
+    env.update(TF_XLA_FLAGS=None, TF_CPP_MIN_LOG_LEVEL=None)  # None: left out
     shas = []
     for attempt in range(2):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "initcmp",
-                "train",
-                *SYNTHETIC_ARGS,
-                "--json",
-                "--checkpoint-dir",
-                f"ck{attempt}",
-                "--log-dir",
-                f"logs{attempt}",
-            ],
-            cwd=tmp_path,
+        out = initcmp(
+            tmp_path,
+            "train",
+            *SYNTHETIC_ARGS,
+            "--json",
+            "--checkpoint-dir",
+            f"ck{attempt}",
+            "--log-dir",
+            f"logs{attempt}",
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
         )
         assert out.returncode == 0, out.stderr
         # Loading from the cache logs "E0000 ... Error parsing text-format" in C++: hidden.

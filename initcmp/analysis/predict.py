@@ -137,6 +137,11 @@ def meaning(summary: dict, depth: int) -> str:
     2017: networks train only up to about 6 ξ_c)."""
     xi, chi1 = summary["xi_c"], summary["chi_1"]
     where = f"{summary['phase']} phase (χ₁ = {chi1:.3g})"
+    if summary["phase"] == "exploding":
+        return (
+            f"{where}: no fixed point: the signal grows without bound, its variance by about "
+            f"χ₁ per layer, and so do the gradients; ξ_c = ∞ here does not mean trainable"
+        )
     if not math.isfinite(xi):
         grows = " but gradients grow by χ₁ per layer" if chi1 > 1 + theory.CRITICAL_TOL else ""
         return f"{where}: correlations between inputs survive any depth{grows}"

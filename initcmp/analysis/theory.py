@@ -256,9 +256,15 @@ def depth_scale(chi: float) -> float:
     return math.inf if chi >= 1 else 0.0 if chi <= 0 else -1.0 / math.log(chi)
 
 
-def phase(chi1: float) -> str:
-    """'critical' where |χ₁ − 1| < CRITICAL_TOL, else 'ordered' (χ₁ < 1) or 'chaotic'."""
-    return "critical" if abs(chi1 - 1) < CRITICAL_TOL else "ordered" if chi1 < 1 else "chaotic"
+def phase(chi1: float, q_star: float = 0.0) -> str:
+    """'critical' where |χ₁ − 1| < CRITICAL_TOL, else 'ordered' (χ₁ < 1), 'chaotic', or,
+    for an unbounded activation with no fixed point (q* = inf: the signal grows without
+    bound, as ReLU's beyond σ_w² = 2), 'exploding'."""
+    if abs(chi1 - 1) < CRITICAL_TOL:
+        return "critical"
+    if chi1 < 1:
+        return "ordered"
+    return "exploding" if math.isinf(q_star) else "chaotic"
 
 
 def layer_predictions(act, weight_variance: float, bias_variance: float, q1: float, depth: int):
@@ -312,5 +318,5 @@ def summary(act, weight_variance: float, bias_variance: float, depth: int = 10, 
     chi1, cs = chi_1(a, sw, qs), c_star(a, sw, sb, qs)
     chic, xi_q = chi_c(a, sw, qs, cs), depth_scale(length_map_slope(a, sw, qs))
     layers = layer_predictions(a, sw, sb, q1, depth)
-    values = (a.name, sw, sb, qs, chi1, cs, chic, depth_scale(chic), xi_q, phase(chi1), layers)
+    values = (a.name, sw, sb, qs, chi1, cs, chic, depth_scale(chic), xi_q, phase(chi1, qs), layers)
     return dict(zip(SUMMARY_KEYS, values))

@@ -126,18 +126,29 @@ def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, f
 
 @main.command("eval")
 @init_option("Initializer of the run to evaluate")
+@click.option(
+    "--run",
+    "run_name",
+    help="The run's folder name, as `initcmp runs` lists it (default: the run --init and "
+    "--seed name).",
+)
 @config_options
 @seed_option
 @checkpoint_dir_option
 @json_option
 @fails_cleanly
-def eval_(init, config_path, seed, overrides, checkpoint_dir, as_json):
+def eval_(init, run_name, config_path, seed, overrides, checkpoint_dir, as_json):
     """Test accuracy of a run's newest checkpoint.
 
     \b
     Examples:
-      initcmp eval --init glorot --seed 2 --json"""
+      initcmp eval --init glorot --seed 2 --json
+      initcmp eval --run 'depth=2,he-s0@3f9a1c2e'"""
     cfg = load_config(config_path, {"--init": init, "--seed": seed}, overrides)
+    if run_name is not None:  # the run in that folder, as it was trained
+        from initcmp.store import inventory
+
+        cfg = inventory.by_folder(cfg.name, run_name, checkpoint_dir, "logs")
     from initcmp.data import sources
     from initcmp.engine import evaluate
 
@@ -191,6 +202,13 @@ def compare(
 @config_options
 @compare_options
 @sweep.grid_options
+@click.option(
+    "--sweep",
+    "sweep_name",
+    help="A sweep of the experiment, by name (`initcmp runs` lists them): rebuilt from "
+    "its saved spec, no other flag needed (default: none; a comparison, or the sweep of "
+    "the config's grid and --grid).",
+)
 @dirs_options
 @json_option
 @fails_cleanly
@@ -202,19 +220,27 @@ def report(
     epochs,
     grids,
     steps,
+    sweep_name,
     checkpoint_dir,
     log_dir,
     as_json,
 ):
-    """A comparison's table again, or a sweep's (a config with a grid, or --grid), no
-    training.
+    """A comparison's table again, or a sweep's (by name, or a config with a grid, or
+    --grid), no training.
 
     \b
     Examples:
-      initcmp report --config deep_mlp --json"""
+      initcmp report --config deep_mlp --json
+      initcmp report --sweep depth-1f3a9c2e"""
     flags = {**compare_flags(init_names, seeds, epochs), "--steps": steps}
     given = overrides_of(flags, overrides, [grid.from_flag(g) for g in grids])
     cfg = resolve.load(config_path, given)
+    if sweep_name is not None:  # a saved sweep: its spec says everything
+        from initcmp.experiments import sweep as sweep_mod
+
+        saved = sweep_mod.load(sweep_name, cfg.name, log_dir)
+        sweep.show(saved, checkpoint_dir, log_dir, as_json, sweep_name)
+        return
     if cfg.sweep.grid:  # a sweep's config: its cells again, from their records
         sweep.show(cfg, checkpoint_dir, log_dir, as_json)
         return

@@ -40,13 +40,26 @@ def runs(config_path, overrides, checkpoint_dir, log_dir, as_json):
     Examples:
       initcmp runs                       # the default experiment, mnist_mlp
       initcmp runs --config deep_mlp     # or --set name=deep_mlp"""
+    from initcmp.experiments import sweep as sweep_mod
+
     cfg = load_config(config_path, {}, overrides)
     found = inventory.runs(cfg.name, checkpoint_dir, log_dir)
+    sweeps = [
+        {"name": name, **sweep_mod.status(spec, checkpoint_dir, log_dir)}
+        for name, spec in sweep_mod.saved(cfg.name, log_dir)
+    ]
     if as_json:
-        click.echo(json.dumps({"experiment": cfg.name, "runs": found}))
+        click.echo(json.dumps({"experiment": cfg.name, "runs": found, "sweeps": sweeps}))
     elif found:
         click.echo(f"experiment {cfg.name}: {len(found)} runs")
         click.echo("\n".join(inventory.status_lines(found)))
+        if sweeps:
+            click.echo(f"sweeps ({len(sweeps)}; `initcmp report --sweep NAME` shows one):")
+        for s in sweeps:
+            click.echo(
+                f"  {s['name']}  {s['finished']} of {s['runs']} runs finished "
+                f"({s['shape']}, {s['budget']} each)"
+            )
     else:
         others = ", ".join(inventory.experiments(checkpoint_dir, log_dir))
         click.echo(
@@ -89,23 +102,34 @@ def config_(init, config_path, overrides, seed, init_names, seeds, epochs, grids
 
 
 @click.command(short_help="Delete one run: its checkpoints and logs.")
-@click.option("--init", help="Initializer of the run to delete (required).")
+@click.option("--init", help="Initializer of the run to delete (required unless --run).")
+@click.option(
+    "--run",
+    "run_name",
+    help="The run's folder name, as `initcmp runs` lists it (default: the run --init and "
+    "--seed name).",
+)
 @config_options
 @seed_option
 @dirs_options
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
 @fails_cleanly
-def rm(init, config_path, overrides, seed, checkpoint_dir, log_dir, yes):
+def rm(init, run_name, config_path, overrides, seed, checkpoint_dir, log_dir, yes):
     """Delete one run: its checkpoint and log folders. Refused while a process trains it;
     asks first unless --yes. Training it again starts from step 0.
 
     \b
     Examples:
       initcmp rm --init glorot --seed 1
-      initcmp rm --config deep_mlp --init he --seed 2 --yes"""
-    if init is None:
-        raise ConfigError("rm needs --init NAME (and --seed N, default 0): the run to delete")
+      initcmp rm --config deep_mlp --init he --seed 2 --yes
+      initcmp rm --run 'depth=2,he-s0@3f9a1c2e' --yes"""
+    if init is None and run_name is None:
+        raise ConfigError(
+            "rm needs --init NAME (and --seed N, default 0), or --run FOLDER: the run to delete"
+        )
     cfg = load_config(config_path, {"--init": init, "--seed": seed}, overrides)
+    if run_name is not None:
+        cfg = inventory.by_folder(cfg.name, run_name, checkpoint_dir, log_dir)
     run = inventory.find(cfg, checkpoint_dir, log_dir)
     click.echo(f"{cfg.name}: {inventory.status_lines([run])[0]}", err=True)
     if not yes and not _confirm(f"delete {run['checkpoint_dir']} and {run['log_dir']}?"):

@@ -66,6 +66,12 @@ grid_options = options(
     is_flag=True,
     help="Train a sweep of more than 1,000 runs (refused without it, before planning).",
 )
+@click.option(
+    "--name",
+    "sweep_name",
+    help="The sweep's name: its folder LOG_DIR/<experiment>/sweeps/NAME/ and what "
+    "`report --sweep NAME` takes (default: its grid's keys and a digest of its spec).",
+)
 @executor_options
 @json_option
 @fails_cleanly
@@ -81,6 +87,7 @@ def sweep(
     fresh,
     dry_run,
     yes,
+    sweep_name,
     executor,
     address,
     as_json,
@@ -90,7 +97,8 @@ def sweep(
     Every combination of the grid's values is a cell, each trained with every seed;
     each run is an ordinary run in LOG_DIR/<name>/<values>,<init>-s<seed>/, skipped when
     finished and resumed when interrupted. Prints a table and writes sweep.json, .csv,
-    .md and .png (a line for one axis, heatmaps for two) in LOG_DIR/<name>/.
+    .md and .png (a line for one axis, heatmaps for two) and its spec in the sweep's own
+    folder, LOG_DIR/<name>/sweeps/<sweep>/, which no other sweep writes to.
 
     \b
     Examples:
@@ -102,10 +110,11 @@ def sweep(
 
     sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
     if dry_run:
-        _dry_run(cfg, checkpoint_dir, log_dir, as_json)
+        _dry_run(cfg, checkpoint_dir, log_dir, as_json, sweep_name)
         return
+    sweep_mod.save_spec(cfg, log_dir, sweep_name)  # before training: report works at once
     train_with_progress(sweep_mod.run, cfg, checkpoint_dir, log_dir, fresh)
-    show(cfg, checkpoint_dir, log_dir, as_json)
+    show(cfg, checkpoint_dir, log_dir, as_json, sweep_name)
 
 
 def _load(config_path, overrides, grids, seeds, epochs, steps, executor, address):
@@ -120,15 +129,16 @@ def _load(config_path, overrides, grids, seeds, epochs, steps, executor, address
     return load_config(config_path, flags, overrides, axes)
 
 
-def show(cfg, checkpoint_dir, log_dir, as_json: bool) -> None:
-    """A sweep's table and files, from its runs' records (also `initcmp report`)."""
-    from pathlib import Path
-
+def show(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name: str | None = None) -> None:
+    """A sweep's table and files, from its runs' records, in its own folder (also
+    `initcmp report`)."""
     from initcmp.experiments import sweep as sweep_mod
     from initcmp.report import render_sweep
 
     summary = sweep_mod.summarise(cfg, checkpoint_dir, log_dir)
-    files = render_sweep.write_files(summary, Path(log_dir) / cfg.name)
+    sweep_mod.save_spec(cfg, log_dir, sweep_name)
+    folder = sweep_mod.folder(cfg, log_dir, sweep_name)
+    files = render_sweep.write_files(summary, folder)
     if as_json:
         click.echo(json.dumps(render_sweep.as_json(summary)))
         click.echo("wrote " + ", ".join(str(f) for f in files), err=True)
@@ -137,9 +147,12 @@ def show(cfg, checkpoint_dir, log_dir, as_json: bool) -> None:
     for line in render_sweep.notes(summary):
         click.echo(line)
     click.echo("wrote " + ", ".join(str(f) for f in files))
+    again = f"initcmp report --sweep {folder.name}"
+    again += "" if cfg.name == DEFAULTS.name else f" --set name={cfg.name}"
+    click.echo(f"sweep {folder.name}: `{again}` shows it again")
 
 
-def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool) -> None:
+def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name=None) -> None:
     """The runs (finished, partial or new) and the stacks the rest would train in."""
     from initcmp.store import records
     from initcmp.experiments import launch
@@ -161,12 +174,15 @@ def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool) -> None:
     todo = [run for run in sweep_mod.runs(cells) if status[run.run_name] != "finished"]
     stacks = launch.stacks(todo, cfg.compare.fuse, checkpoint_dir, log_dir)
     if as_json:
-        click.echo(json.dumps({"runs": rows, "stacks": [[r.run_name for r in s] for s in stacks]}))
+        named = sweep_mod.name(cfg, sweep_name)
+        stacked = [[r.run_name for r in s] for s in stacks]
+        click.echo(json.dumps({"sweep": named, "runs": rows, "stacks": stacked}))
         return
     finished = sum(r["status"] == "finished" for r in rows)
     click.echo(
         f"{cfg.name}: {len(rows)} runs ({sweep_mod.shape(cfg)}), {cfg.train.budget} each, "
-        f"in {log_dir}/{cfg.name}/; {finished} finished, {len(todo)} to train"
+        f"in {log_dir}/{cfg.name}/; {finished} finished, {len(todo)} to train; "
+        f"sweep {sweep_mod.name(cfg, sweep_name)}"
     )
     for row in rows:
         click.echo(f"  {row['run']}: {row['status']}")

@@ -6,6 +6,8 @@ only (config/schema.py imports this module).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 
@@ -32,6 +34,12 @@ def label(cfg) -> list[str]:
     order a grid lists them in does not change the name. [] without a grid."""
     keys = sorted(k for k in cfg.sweep.grid if k != "init.name")
     return [f"{name}={format_value(value_of(cfg, k))}" for k, name in zip(keys, short_names(keys))]
+
+
+def digest(identity: dict) -> str:
+    """Eight hex digits of sha256 over a run's settings (dotted key: value)."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def short_names(keys: list[str]) -> list[str]:

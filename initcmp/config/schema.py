@@ -203,9 +203,17 @@ class Config:
     @property
     def run_name(self) -> str:
         """The run folder's name; it never changes between reruns, so reruns resume:
-        `he-s0`, led by its values of the sweep grid's keys (`scale=1.5,depth=20,he-s0`)
-        when the config has a grid (`label`)."""
-        return ",".join([*run_names.label(self), f"{self.init.name}-s{self.seed}"])
+        `he-s0`. A sweep's run is led by its values of the grid's keys and ends with a
+        digest of every setting that makes it the run it is (`run_identity`, but the
+        seed): `scale=1.5,depth=20,he-s0@3f9a1c2e`. Two sweeps that differ in a fixed
+        setting (the optimizer, the width) so never share a folder, and a run that two
+        sweeps over the same keys both plan is one folder, trained once."""
+        label = run_names.label(self)
+        name = ",".join([*label, f"{self.init.name}-s{self.seed}"])
+        if not label:  # a comparison's run, or a sweep over init.name alone
+            return name
+        identity = {k: v for k, v in run_identity(self).items() if k != "seed"}
+        return f"{name}@{run_names.digest(identity)}"
 
 
 # Keys whose change makes a different run: resuming across such a change is refused.

@@ -114,7 +114,14 @@ def restore_newest(restore, folder: Path) -> list[str]:
 
 
 def start_over(cfg: Config) -> str:
-    """The command that starts just this run over (a compare's --fresh starts them all)."""
+    """The command that starts just this run over (a compare's --fresh starts them all).
+    A sweep's run is named by its folder: `train --init --seed` would name another."""
+    if cfg.sweep.grid:
+        experiment = "" if cfg.name == Config().name else f" --set name={cfg.name}"
+        return (
+            f"`initcmp rm --run '{cfg.run_name}'{experiment} --yes` deletes this one run, "
+            "and the sweep trains it again"
+        )
     return (
         f"`initcmp train --init {cfg.init.name} --seed {cfg.seed} --fresh` starts this one "
         "run over (with the same --config and --set)"

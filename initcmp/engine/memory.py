@@ -164,9 +164,17 @@ def check(need: Need) -> None:
     )
 
 
-def available() -> int | None:
+def available(cgroup: list[tuple[str, str]] | None = None) -> int | None:
     """Bytes this process can still use: MemAvailable plus SwapFree (/proc/meminfo), or
-    what its cgroup's limit leaves if that is less; None where neither is known."""
+    what its cgroup's limit leaves if that is less (`cgroup`: its (limit, use) files,
+    CGROUP if None); None where neither is known. $INITCMP_FREE_MEMORY, where set, is
+    the answer instead, a number of bytes or `unknown` (None): how the tests give a
+    command a machine of any size."""
+    import os
+
+    told = os.environ.get("INITCMP_FREE_MEMORY")
+    if told:
+        return None if told == "unknown" else int(float(told))
     info = {}
     try:
         with open("/proc/meminfo") as f:
@@ -176,7 +184,7 @@ def available() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     free = info["MemAvailable"] + info.get("SwapFree", 0) if "MemAvailable" in info else None
-    room = _cgroup_room()
+    room = _cgroup_room(CGROUP if cgroup is None else cgroup)
     return room if free is None else free if room is None else min(free, room)
 
 
@@ -187,9 +195,9 @@ CGROUP = [
 ]
 
 
-def _cgroup_room() -> int | None:
+def _cgroup_room(cgroup: list[tuple[str, str]]) -> int | None:
     """What the memory limit of this process's cgroup leaves; None if it has none."""
-    for limit_path, used_path in CGROUP:
+    for limit_path, used_path in cgroup:
         try:
             with open(limit_path) as limit, open(used_path) as used:
                 text, current = limit.read().strip(), int(used.read())

@@ -62,6 +62,7 @@ def run_many(
     reporter: Reporter | None = None,
     held: list[Config] | None = None,
     engine: fused.Engine | None = None,
+    evaluate_at_start: bool = True,
 ) -> list[dict | None]:
     """Train several runs, each exactly as `run` would (same folders, same bits).
 
@@ -70,7 +71,8 @@ def run_many(
     the results in the order of `cfgs`. A run another process holds is an error
     (RunInUseError), or, given a `held` list, is appended to it and passed over (its
     result None). `engine`: the caller's, to share its last stack with runs of its shape
-    (a new one if None).
+    (a new one if None). `evaluate_at_start`: False leaves out a new run's step-0
+    evaluation (TensorBoard's first test point), which the tests show changes nothing else.
     """
     runtime.tensorflow()
     engine = engine or fused.Engine()
@@ -99,16 +101,20 @@ def run_many(
         stacks = engine.stacks(todo, fuse, config=lambda r: r.cfg, start=lambda r: r.start)
         del todo  # a stack's runs are let go once it is done: runtime.release frees them
         while stacks:
-            results.update(_train_stack(stacks.pop(0), data, reporter, fresh, engine))
+            results.update(
+                _train_stack(stacks.pop(0), data, reporter, fresh, engine, evaluate_at_start)
+            )
             if stacks:  # between stacks only: a process's last stack is freed at its exit
                 runtime.release()
             faults.point("group")
     return [results[i] for i in range(len(cfgs))]
 
 
-def _train_stack(runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool, engine) -> dict:
+def _train_stack(
+    runs: list[Run], data: Dataset, reporter: Reporter, fresh: bool, engine, at_start: bool
+) -> dict:
     """{index in the caller's list: result} of runs trained together."""
-    results = _train_together(runs, data, reporter, engine, fresh)
+    results = _train_together(runs, data, reporter, engine, fresh, at_start)
     return {r.index: result for r, result in zip(runs, results)}
 
 
@@ -130,11 +136,16 @@ def block_lengths(start: int, stop: int, cadences, most: int) -> list[int]:
 
 
 def _train_together(
-    runs: list[Run], data: Dataset, reporter: Reporter, engine: fused.Engine, fresh: bool = False
+    runs: list[Run],
+    data: Dataset,
+    reporter: Reporter,
+    engine: fused.Engine,
+    fresh: bool = False,
+    at_start: bool = True,
 ) -> list[dict]:
     """Train runs that stand at the same step as one stack; each keeps its own records,
     checkpoints, divergence and result, exactly as if it had trained alone."""
-    group = _Group(runs, data, reporter, engine)
+    group = _Group(runs, data, reporter, engine, at_start)
     cfg, per_epoch, step, total = group.cfg, group.steps_per_epoch, group.start, group.total
     try:
         for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
@@ -174,7 +185,14 @@ class _Group:
     """Runs training together: their stack, which of them are still training (by slot
     in the stack), the clock, and each stage of the loop for all of them."""
 
-    def __init__(self, runs: list[Run], data: Dataset, reporter: Reporter, engine: fused.Engine):
+    def __init__(
+        self,
+        runs: list[Run],
+        data: Dataset,
+        reporter: Reporter,
+        engine: fused.Engine,
+        at_start: bool = True,  # run_many's evaluate_at_start
+    ):
         first = runs[0]
         self.cfg, self.start, self.total = first.cfg, first.start, first.total
         self.steps_per_epoch = first.steps_per_epoch
@@ -186,7 +204,7 @@ class _Group:
         self.block_steps = engine.block_steps
         self.stack = engine.stack(self.cfg, [(r.model, r.optimizer) for r in runs], data)
         self.stack.load(self.start, np.stack([r.state.sums.numpy() for r in runs]))
-        if self.start == 0:
+        if self.start == 0 and at_start:
             self.evaluate_at_start()
         self.live = dict(enumerate(runs))
         self.results: dict[int, dict] = {}

@@ -6,19 +6,30 @@ compare uses (experiments/launch.py: finished runs skipped, interrupted ones res
 shape fused), and `summarise` reads each run's record at its budget and describes each
 cell: test and train-set accuracy over seeds (mean, std, 95 % interval) and the
 mean-field theory's χ₁ and ξ_c for the cell's config. report/render_sweep.py renders it.
+
+A sweep is a named experiment of its own: its spec (the whole resolved config: the base
+settings, the grid, the seeds, the budget) and its table, files and figure live in
+`<log-root>/<experiment>/sweeps/<sweep>/`, named by the user or, by default, from its
+grid's keys and a digest of its spec, so no sweep's files are ever overwritten by
+another's. Its runs are ordinary runs of the experiment, shared by every sweep and
+comparison that plans them. `load` rebuilds a sweep from its saved spec, by name.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from initcmp.config import resolve
-from initcmp.config import grid
+from initcmp.config import grid, resolve, run_names
+from initcmp.config import schema as config_mod
+from initcmp.config import yaml_files
 from initcmp.analysis import predict
 from initcmp.experiments import results
 from initcmp.experiments import launch
@@ -26,9 +37,16 @@ from initcmp.report import stats
 from initcmp.analysis import theory
 from initcmp.config.schema import Config
 from initcmp.data.sources import Dataset
-from initcmp.errors import ConfigError, NoResultsError
+from initcmp.errors import ConfigError, NoResultsError, OutputError
 from initcmp.engine.reporter import Reporter
-from initcmp.store.records import RunPaths
+from initcmp.store import records
+from initcmp.store.records import RunPaths, write_atomic
+
+SPEC = "spec.yaml"  # a sweep's resolved config, in its folder
+# How a sweep is executed, not what it is: left out of its name's digest and its spec's
+# comparison (the same runs trained locally or on Ray are the same sweep).
+EXECUTION = ("compare.executor", "compare.fuse", "ray.")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")  # a folder name on any system
 
 
 @dataclass(frozen=True)
@@ -43,11 +61,7 @@ def plan(cfg: Config) -> list[Cell]:
     """The cells, the grid's first key slowest, each with its runs in seed order. Each
     cell's config is made once, by the rules of `--set` (resolve.with_values); its
     seeds then differ in `seed` alone."""
-    if not cfg.sweep.grid:
-        raise ConfigError(
-            "the sweep grid is empty: give --grid KEY=V1,V2,... (or START:STOP:STEP), "
-            "or a `sweep: {grid: ...}` section in the config"
-        )
+    require_grid(cfg)
     cells = []
     for values in grid.cells(cfg.sweep.grid):
         where = "sweep (" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + ")"
@@ -71,9 +85,18 @@ def size(cfg: Config) -> tuple[int, int]:
     return cells, cells * len(cfg.compare.seeds)
 
 
+def require_grid(cfg: Config) -> None:
+    if not cfg.sweep.grid:
+        raise ConfigError(
+            "the sweep grid is empty: give --grid KEY=V1,V2,... (or START:STOP:STEP), "
+            "or a `sweep: {grid: ...}` section in the config"
+        )
+
+
 def check_size(cfg: Config, confirmed: bool) -> None:
     """A grid of more than LARGE runs is an error unless `confirmed`: one line, at once,
-    stating what it would train."""
+    stating what it would train. An empty grid is an error too."""
+    require_grid(cfg)
     cells, runs = size(cfg)
     if runs > LARGE and not confirmed:
         budget = cfg.train.budget
@@ -89,6 +112,84 @@ def shape(cfg: Config) -> str:
     parts = [f"{len(v)} {k}" for k, v in cfg.sweep.grid.items()]
     seeds = len(cfg.compare.seeds)
     return " x ".join(parts + [f"{seeds} seed{'' if seeds == 1 else 's'}"])
+
+
+def name(cfg: Config, given: str | None = None) -> str:
+    """The sweep's name: `given`, or its grid's keys and a digest of its whole spec
+    (`depth-scale-1f3a9c2e`), the same for the same command, another for any change."""
+    if given is not None:
+        if not _NAME.match(given):
+            raise ConfigError(
+                f"sweep name {given!r}: use letters, digits and . _ = , + - (a folder name)"
+            )
+        return given
+    keys = run_names.short_names(list(cfg.sweep.grid))
+    spec = json.dumps(_what(config_mod.to_dict(cfg)), sort_keys=True, default=str)
+    return "-".join([*keys, hashlib.sha256(spec.encode()).hexdigest()[:8]])
+
+
+def _what(raw: dict) -> dict:
+    """A spec's dotted keys and values but how it is executed (EXECUTION)."""
+    flat = config_mod.flatten(raw)
+    return {k: v for k, v in flat.items() if not k.startswith(EXECUTION)}
+
+
+def folder(cfg: Config, log_root: str | Path, given: str | None = None) -> Path:
+    """Where the sweep's spec, table, files and figure live."""
+    return Path(log_root) / cfg.name / "sweeps" / name(cfg, given)
+
+
+def save_spec(cfg: Config, log_root: str | Path, given: str | None = None) -> Path:
+    """Write the sweep's spec in its folder; a sweep of that name with another spec is
+    an error naming the keys that differ (one sweep never takes another's folder)."""
+    where = folder(cfg, log_root, given)
+    path, spec = where / SPEC, config_mod.dump_yaml(cfg)
+    if path.exists():
+        saved = _what(yaml_files.read_yaml(path))
+        mine = _what(yaml_files.parse_value(spec))
+        changed = sorted(k for k in saved.keys() | mine.keys() if saved.get(k) != mine.get(k))
+        if changed:
+            raise ConfigError(
+                f"sweep {where.name!r} of {cfg.name!r} exists with another spec (it differs "
+                f"in {', '.join(changed[:6])}); give this one another --name, or leave "
+                "--name out for a name of its own"
+            )
+        return path
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {where}: {exc.strerror or exc}") from None
+    write_atomic(path, spec)
+    return path
+
+
+def load(sweep: str, experiment: str, log_root: str | Path = "logs") -> Config:
+    """A sweep's config from its saved spec, by its name, to report it again."""
+    path = Path(log_root) / experiment / "sweeps" / sweep / SPEC
+    if not path.exists():
+        known = [s for s, _ in saved(experiment, log_root)]
+        raise NoResultsError(
+            f"no sweep {sweep!r} of experiment {experiment!r} in {Path(log_root)}"
+            + (f"; its sweeps: {', '.join(known)}" if known else "; it has none")
+        )
+    return resolve.from_dict(yaml_files.read_yaml(path), str(path))
+
+
+def saved(experiment: str, log_root: str | Path = "logs") -> list[tuple[str, Config]]:
+    """The sweeps of an experiment, (name, config), by name."""
+    root = Path(log_root) / experiment / "sweeps"
+    found = sorted(p.parent for p in root.glob(f"*/{SPEC}")) if root.is_dir() else []
+    return [(p.name, resolve.from_dict(yaml_files.read_yaml(p / SPEC), str(p))) for p in found]
+
+
+def status(cfg: Config, checkpoint_root, log_root) -> dict:
+    """How far a sweep is: its shape, its runs, and how many have finished (plain files
+    only)."""
+    planned = runs(plan(cfg))
+    done = sum(
+        records.finished(c, RunPaths.of(c, checkpoint_root, log_root)) is not None for c in planned
+    )
+    return {"shape": shape(cfg), "budget": cfg.train.budget, "runs": len(planned), "finished": done}
 
 
 def run(
@@ -194,8 +295,8 @@ def _theory(cfg: Config, cache: dict) -> dict:
             found = theory.summary(*key, depth=1) if sw and math.isfinite(sw) else None
         except ConfigError:
             found = None
-        cache[key] = found and {"chi_1": found["chi_1"], "xi_c": found["xi_c"]}
-    found = cache[key] or {"chi_1": None, "xi_c": None}
+        cache[key] = found and {k: found[k] for k in ("chi_1", "xi_c", "phase")}
+    found = cache[key] or {"chi_1": None, "xi_c": None, "phase": None}
     xi, depth = found["xi_c"], len(cfg.model.hidden)
     ratio = depth / xi if xi and math.isfinite(xi) else (0.0 if xi == math.inf else None)
     return {"weight_variance": sw, **found, "depth": depth, "depth_over_xi_c": ratio}

@@ -17,7 +17,7 @@ from initcmp.store.records import write_atomic
 from initcmp import text
 
 # Per cell, after the grid's keys; `--json` and sweep.json have every key of the cells.
-COLUMNS = ["runs", "test acc % ± std", "95% CI", "train acc %", "χ₁", "ξ_c", "L/ξ_c"]
+COLUMNS = ["runs", "test acc % ± std", "95% CI", "train acc %", "χ₁", "ξ_c", "L/ξ_c", "phase"]
 CSV_FIELDS = [
     "runs",
     "diverged",
@@ -33,6 +33,7 @@ CSV_FIELDS = [
     "xi_c",
     "depth",
     "depth_over_xi_c",
+    "phase",
     "seconds",
 ]
 
@@ -72,6 +73,7 @@ def table_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
                 _number(cell["chi_1"]),
                 _number(cell["xi_c"]),
                 _number(cell["depth_over_xi_c"]),
+                cell.get("phase") or "",
             ]
         )
     return columns, rows

@@ -23,7 +23,7 @@ from initcmp.errors import CheckpointError, InitcmpError, OutputError, RunInUseE
 from initcmp.store.records import RunPaths
 from initcmp import text
 
-RUN_FOLDER = re.compile(r"^(?P<init>.+)-s(?P<seed>[0-9]+)$")
+RUN_FOLDER = re.compile(r"^(?P<init>.+)-s(?P<seed>[0-9]+)(?:@[0-9a-f]{8})?$")  # run_name
 
 
 def runs(name: str, checkpoint_root: str | Path, log_root: str | Path) -> list[dict]:
@@ -130,6 +130,21 @@ def _detail(run: dict) -> str:
 
 def _number(value) -> str:
     return "n/a" if value is None else f"{value:.4g}"
+
+
+def by_folder(experiment: str, run: str, checkpoint_root, log_root) -> Config:
+    """The config of the run in folder `run` of `experiment` (`depth=2,he-s0@3f9a1c2e`,
+    as `initcmp runs` lists it), from the config.yaml it was trained with."""
+    for root in (checkpoint_root, log_root):
+        cfg = records.read_config(Path(root) / experiment / run)
+        if cfg is not None:
+            return cfg
+    known = [r["run"] for r in runs(experiment, checkpoint_root, log_root)]
+    raise CheckpointError(
+        f"no run {run!r} of experiment {experiment!r} in {checkpoint_root} or {log_root}"
+        + (f"; its runs: {', '.join(known[:6])}{' ...' if len(known) > 6 else ''}" if known else "")
+        + " (`initcmp runs` lists them)"
+    )
 
 
 def find(cfg: Config, checkpoint_root: str | Path, log_root: str | Path) -> dict:
