@@ -205,3 +205,33 @@ def test_the_verdict_follows_the_per_layer_factor_as_the_readme_says():
     assert "(x0.81 at 20 layers)" in signal_finding(0.989, 3)  # 0.989 ** 19
     assert "doubles about every 2 layers" in signal_finding(1.4, 5)
     assert "would explode by 20 layers" in signal_finding(1.4, 5)
+
+
+# --- a sweep's figure: axes a reader can trust -------------------------------------------
+
+
+def test_a_sweep_axis_spanning_more_than_20x_is_logarithmic():
+    from initcmp.report import sweep_plots
+
+    assert sweep_plots._logarithmic([1e-4, 1e-3, 1e-2, 1e-1])
+    assert not sweep_plots._logarithmic([1, 2, 4, 8])  # a factor of 8: linear
+    assert not sweep_plots._logarithmic([0, 1e-3, 1])  # zero has no logarithm
+    assert not sweep_plots._logarithmic(["glorot", "he"])
+
+
+def test_a_heatmap_has_a_cell_per_grid_value_ticked_and_labelled():
+    from initcmp.report import sweep_plots
+    from initcmp.report.plots import pyplot
+
+    depths, scales = [2, 4], [0.5, 1.0, 2.0]
+    cells = [
+        {"values": {"model.depth": d, "init.scale": s}, "mean_accuracy": 0.1 * i}
+        for i, (d, s) in enumerate((d, s) for d in depths for s in scales)
+    ]
+    summary = {"axes": {"model.depth": depths, "init.scale": scales}, "cells": cells}
+    fig, ax = pyplot().subplots()
+    sweep_plots._heatmap(ax, summary, "init.scale", "model.depth", {}, "accuracy")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "2"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2", "4"]
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "10", "20", "30", "40", "50"]
+    assert list(ax.get_xticks()) == [0, 1, 2]  # cells centred on their values' ticks

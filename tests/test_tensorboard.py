@@ -1,7 +1,7 @@
 """TensorBoard: test curves start at initialization (step 0, evaluated before the first
-step and written to TensorBoard only), training is unchanged to the bit, and each
-experiment folder has an HParams config whose columns are init, seed and the test
-metrics. Read from the event files themselves."""
+step and written to TensorBoard only), training is unchanged to the bit, and a sweep's
+axes are HParams columns with their real values beside test and train-set metrics, with
+no empty run. Read from the event files themselves."""
 
 from __future__ import annotations
 
@@ -106,20 +106,49 @@ def test_a_resumed_run_does_not_evaluate_step_0_again(syn, tmp_path):
     assert {tag: len(written[tag][0]) for tag in TEST_TAGS} == {tag: 1 for tag in TEST_TAGS}
 
 
-def test_each_experiment_has_one_hparams_config_of_the_columns_that_matter(syn, tmp_path):
-    train_in(tmp_path, [synthetic_config("he"), synthetic_config("glorot")], syn)
-    train_in(tmp_path, [synthetic_config("he", seed=1)], syn)  # a later process, same folder
-    other = synthetic_config("he", "name=other")
-    train_in(tmp_path, [other], syn)
-    for name in ("mnist_mlp", "other"):
-        (experiment,) = experiment_configs(tmp_path / "logs" / name)  # written once
-        hparams = [(h.name, h.display_name) for h in experiment.hparam_infos]
-        assert hparams == [("init.name", "init"), ("seed", "seed")]
-        assert "glorot" in experiment.hparam_infos[0].domain_discrete.values[1].string_value
-        metrics = [(m.name.group, m.name.tag) for m in experiment.metric_infos]
-        assert metrics == [("", "test/accuracy"), ("", "test/loss")]
-    # the runs' own hparams use the same names, so the table fills those columns
-    assert experiment_configs(run_folder(tmp_path, other)) == []
+def session_hparams(folder) -> dict:
+    """The HParams a run logged (its session start info), as plain values."""
+    import tensorflow as tf
+    from google.protobuf.json_format import MessageToDict
+    from tensorboard.plugins.hparams import metadata
+
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == metadata.SESSION_START_INFO_TAG:
+                    content = value.metadata.plugin_data.content
+                    info = metadata.parse_session_start_info_plugin_data(content)
+                    return MessageToDict(info)["hparams"]
+    return {}
+
+
+def test_a_sweeps_axes_are_hparams_with_their_values_and_no_run_is_empty(syn, tmp_path):
+    grid = "sweep.grid={model.depth: [1, 2], init.name: [he]}"
+    cfgs = [
+        synthetic_config("he", grid, f"model.depth={d}", "eval.train_images=100") for d in (1, 2)
+    ]
+    train_in(tmp_path, cfgs, syn)
+    for cfg, depth in zip(cfgs, (1, 2)):
+        logged = session_hparams(run_folder(tmp_path, cfg))
+        assert logged["model.depth"] == depth and logged["model.width"] == 256  # numbers
+        assert logged["init.name"] == "he" and logged["seed"] == 0
+        assert not any(k.startswith(("sweep.", "compare.", "ray.")) for k in logged)
+        tags = set(all_tags(run_folder(tmp_path, cfg)))
+        assert {"test/accuracy", "train_set/accuracy", "train_set/loss"} <= tags
+    # no events file in the experiment's own folder: TensorBoard lists no empty run
+    assert not list((tmp_path / "logs" / cfgs[0].name).glob("events.out.tfevents.*"))
+    assert experiment_configs(run_folder(tmp_path, cfgs[0])) == []  # columns from the runs
+
+
+def all_tags(folder) -> list[str]:
+    import tensorflow as tf
+
+    return [
+        value.tag
+        for path in sorted(folder.glob("events.out.tfevents.*"))
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+    ]
 
 
 def test_a_command_that_ends_without_teardown_has_written_every_evaluation(tmp_path):

@@ -65,9 +65,8 @@ class Run:
         self.diverged_step: int | None = None
 
     def _initialise(self, dataset: Dataset) -> None:
-        """Step 0: the config as HParams (and the experiment's HParams columns), LSUV
-        (data-dependent, so before step 1) and the signal at initialization."""
-        tensorboard.experiment(self.paths.logs.parent)
+        """Step 0: the config as HParams, LSUV (data-dependent, so before step 1) and the
+        signal at initialization."""
         tensorboard.hparams(self.writer, self.cfg)
         if self.cfg.init.name == "lsuv":
             log = lsuv.apply(self.model, self.cfg, dataset)
@@ -101,12 +100,12 @@ class Run:
     def log_initial(self, metrics: dict) -> None:
         """The test metrics before the first step, to TensorBoard only: its curves start
         at initialization, while metrics.jsonl keeps the evaluations of training."""
-        tensorboard.scalars(self.writer, 0, "test", metrics)
+        tensorboard.evaluation(self.writer, 0, metrics)
 
     def record_evaluation(self, step: int, metrics: dict, seconds: float) -> None:
         """An evaluation to TensorBoard and, with the last train metrics, to metrics.jsonl."""
         self.last.update(metrics)
-        tensorboard.scalars(self.writer, step, "test", metrics)
+        tensorboard.evaluation(self.writer, step, metrics)
         self.last.update(
             step=step, epoch=step / self.steps_per_epoch, seconds=self.seconds_before + seconds
         )

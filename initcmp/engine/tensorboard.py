@@ -1,8 +1,8 @@
 """TensorBoard: each run's event files, beside its plain-file records (store/records.py).
 
 Scalars `train/loss`, `train/accuracy` at every log point and `test/loss`,
-`test/accuracy` at every evaluation and at step 0; the run's config as HParams, and once
-per experiment folder the HParams table's columns (`experiment`); with `log.histograms`,
+`test/accuracy` (and, with `eval.train_images`, `train_set/loss`, `train_set/accuracy`)
+at every evaluation and at step 0; the run's config as HParams; with `log.histograms`,
 weight and activation histograms and per-layer `signal/activation_std|gradient_std/...`
 at initialization and each epoch's end. Nothing here changes what is trained.
 """
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 import weakref
-from pathlib import Path
 
 import numpy as np
 
-from initcmp.inits import registry
+from initcmp.config import run_names
 from initcmp.engine import measure
 from initcmp.engine import models
 from initcmp.config.schema import Config, flatten, to_dict
@@ -48,41 +47,36 @@ def scalars(writer, step: int, prefix: str, metrics: dict) -> None:
         tf.summary.scalar(f"{prefix}/accuracy", metrics[f"{prefix}_accuracy"])
 
 
+def evaluation(writer, step: int, metrics: dict) -> None:
+    """An evaluation's scalars: the test set's, and the training images' when measured."""
+    scalars(writer, step, "test", metrics)
+    if metrics.get("train_set_loss") is not None:
+        scalars(writer, step, "train_set", metrics)
+
+
+# Keys that say how an experiment runs, not what a run is: not HParams columns.
+NOT_HPARAMS = ("compare.", "sweep.", "ray.")
+
+
 def hparams(writer, cfg: Config) -> None:
-    """The run's config, flattened, as TensorBoard HParams (the comparison's own keys left out)."""
+    """The run's config, flattened, as TensorBoard HParams: every key that makes the run
+    what it is, with its real value (`model.depth` and `model.width` as numbers, resolved
+    from `hidden`), so a sweep's axes are columns of the HParams table and its scatter
+    and parallel-coordinates views. No experiment-level config is written: TensorBoard
+    then takes the columns from the runs' own HParams and the metrics from their scalars
+    (test and train-set accuracy and loss), and no empty run stands in the run list."""
     from tensorboard.plugins.hparams import api as hp
 
     flat = {
         k: v if isinstance(v, (bool, int, float, str)) else str(v)
         for k, v in flatten(to_dict(cfg)).items()
-        if not k.startswith("compare.")
+        if not k.startswith(NOT_HPARAMS)
     }
+    for key in ("model.depth", "model.width"):
+        resolved = run_names.value_of(cfg, key)
+        flat[key] = resolved if resolved is not None else "mixed"
     with writer.as_default():
         hp.hparams(flat, trial_id=f"{cfg.name}/{cfg.run_name}")
-
-
-def experiment(folder: Path) -> None:
-    """The HParams table's columns for the experiment whose runs are under `folder`
-    (logs/<name>/): init and seed, then the final test accuracy and loss. Without it
-    TensorBoard shows every config key and hides the seed. Written once: the same for
-    every experiment, so one `tensorboard --logdir logs` over several reads the same."""
-    if any(folder.glob("events.out.tfevents.*")):
-        return
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
-    columns = [
-        hp.HParam("init.name", hp.Discrete(list(registry.REGISTRY)), display_name="init"),
-        hp.HParam("seed", display_name="seed"),
-    ]
-    metrics = [
-        hp.Metric("test/accuracy", display_name="test accuracy"),
-        hp.Metric("test/loss", display_name="test loss"),
-    ]
-    writer = tf.summary.create_file_writer(str(folder))
-    with writer.as_default():
-        hp.hparams_config(hparams=columns, metrics=metrics)
-    writer.close()
 
 
 def signal(model, cfg: Config, x: np.ndarray, y: np.ndarray, writer, step: int) -> None:

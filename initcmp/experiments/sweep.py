@@ -259,7 +259,7 @@ def describe(records: list[dict]) -> dict:
 
     out: dict[str, Any] = {"runs": len(records), "diverged": len(records) - len(good)}
     for key, name in (("test_accuracy", "accuracy"), ("train_set_accuracy", "train_accuracy")):
-        spread = stats.spread(column(key))
+        spread = stats.spread(column(key), stats.ACCURACY)
         out.update(zip((f"mean_{name}", f"std_{name}", f"ci95_{name}"), spread))
     out["mean_loss"] = stats.spread(column("test_loss"))[0]
     out["seconds"] = stats.seconds_per_run(records) if records else None

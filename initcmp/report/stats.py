@@ -42,7 +42,7 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
     acc = np.array([r["test_accuracy"] for r in good], dtype=float)
     loss = np.array([r["test_loss"] for r in good], dtype=float)
     n = len(acc)
-    mean, std, interval = spread(acc)
+    mean, std, interval = spread(acc, ACCURACY)
     return {
         "init": init,
         "runs": len(runs),
@@ -75,11 +75,18 @@ def _row(init: str, runs: list[dict], notebook: float | None) -> dict:
     }
 
 
-def spread(values: np.ndarray) -> tuple[float | None, float | None, list[float] | None]:
-    """Mean (None if empty), sample std (None below two values) and `ci95` of `values`."""
+# What an accuracy can be: its intervals are clipped to it.
+ACCURACY = (0.0, 1.0)
+
+
+def spread(
+    values: np.ndarray, bounds: tuple[float, float] | None = None
+) -> tuple[float | None, float | None, list[float] | None]:
+    """Mean (None if empty), sample std (None below two values) and `ci95` of `values`
+    (clipped to `bounds`, what the values can be)."""
     n = len(values)
     mean = float(values.mean()) if n else None
-    return mean, float(values.std(ddof=1)) if n >= 2 else None, ci95(values)
+    return mean, float(values.std(ddof=1)) if n >= 2 else None, ci95(values, bounds)
 
 
 def seconds_per_run(runs: list[dict]) -> float:
@@ -87,8 +94,10 @@ def seconds_per_run(runs: list[dict]) -> float:
     return float(np.mean([(r.get("seconds") or 0.0) / (r.get("trained_with") or 1) for r in runs]))
 
 
-def ci95(values: np.ndarray) -> list[float] | None:
-    """Student-t 95 % interval of the mean; None with fewer than two values."""
+def ci95(values: np.ndarray, bounds: tuple[float, float] | None = None) -> list[float] | None:
+    """Student-t 95 % interval of the mean, within `bounds` if given (two seeds' interval
+    of an accuracy can otherwise run from -46 % to 119 %); None with fewer than two
+    values."""
     n = len(values)
     if n < 2:
         return None
@@ -96,7 +105,8 @@ def ci95(values: np.ndarray) -> list[float] | None:
     if sem == 0.0:
         return [mean, mean]
     half = _t_quantile(0.975, n - 1) * sem
-    return [mean - half, mean + half]
+    low, high = bounds or (-math.inf, math.inf)
+    return [max(low, mean - half), min(high, mean + half)]
 
 
 def _t_quantile(q: float, df: int) -> float:
