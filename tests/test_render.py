@@ -235,3 +235,16 @@ def test_a_heatmap_has_a_cell_per_grid_value_ticked_and_labelled():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["2", "4"]
     assert sorted(t.get_text() for t in ax.texts) == ["0", "10", "20", "30", "40", "50"]
     assert list(ax.get_xticks()) == [0, 1, 2]  # cells centred on their values' ticks
+
+
+@pytest.mark.parametrize("per, word", [(1.08, "grows slowly"), (0.934, "shrinks slowly")])
+def test_a_signal_changing_4x_over_20_layers_is_not_said_to_keep_its_size(per, word):
+    """tanh, 5 layers: He's x1.08 and Glorot's x0.934 per layer are x4.4 and x0.28 over
+    20; the verdict says so instead of "keeps its size" beside those numbers."""
+    from initcmp.analysis import diagnose
+
+    hidden = [{"name": f"hidden_{i}", "activation_std": 0.4 * per**i} for i in range(5)]
+    line = diagnose._signal(hidden)
+    assert word in line and "keeps its size" not in line and "across 20 layers" in line
+    steady = [{"name": f"hidden_{i}", "activation_std": 0.4 * 1.02**i} for i in range(5)]
+    assert "keeps its size" in diagnose._signal(steady)

@@ -42,6 +42,9 @@ _DRIFT = 10.0
 # ...and so is one that would across this many (the README's deep network), so that a
 # per-layer factor gets the same verdict at any depth.
 _DEPTH = 20
+# Within this factor across _DEPTH layers the signal "keeps its size"; between it and
+# _DRIFT it "grows" or "shrinks slowly".
+_KEPT = 3.0
 
 
 def inspect(cfg: Config, dataset: Dataset, batch: int | None = None) -> dict:
@@ -167,7 +170,9 @@ def findings(layers: list[dict], activation: str) -> list[str]:
     ):
         worst = max((r for r in hidden if r[key] is not None), key=lambda r: r[key], default=None)
         if worst is not None and worst[key] >= 0.5:
-            out.append(f"{worst['name']}: {worst[key]:.0%} {what}")
+            grow = any("gradients grow" in line for line in out)
+            also = "; the few that do, through weights this large, still add up" if grow else ""
+            out.append(f"{worst['name']}: {worst[key]:.0%} {what}{also}")
     logits = layers[-1]["activation_std"]
     if math.isfinite(logits) and logits > 10:
         out.append(
@@ -196,9 +201,15 @@ def _signal(hidden: list[dict]) -> str:
         f"activation std goes from {number(first)} at {hidden[0]['name']} to "
         f"{number(last)} at {hidden[-1]['name']} (x{per:.3g} per layer)"
     )
-    if 1 / _DRIFT <= deep <= _DRIFT:
+    if 1 / _KEPT <= deep <= _KEPT:
         at_depth = f" (x{number(deep)} at {_DEPTH} layers)" if n < _DEPTH else ""
         return f"{trend}: the signal keeps its size through the layers{at_depth}"
+    if 1 / _DRIFT <= deep <= _DRIFT:  # changes, but by less than _DRIFT over _DEPTH layers
+        way = "grows" if deep > 1 else "shrinks"
+        return (
+            f"{trend}: the signal {way} slowly, x{number(deep)} across {max(n, _DEPTH)} "
+            f"layers (under the x{_DRIFT:g} that would flag it)"
+        )
     # how many layers it takes to halve or double, where "x0.7 per layer" is not plain
     steps = round(math.log(2) / abs(math.log(per))) if 0.5 < per < 2 else 0
     word = "halves" if per < 1 else "doubles"
