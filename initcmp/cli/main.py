@@ -35,6 +35,7 @@ from initcmp.cli.options import (
     load_config,
     seed_option,
     train_with_progress,
+    run_option,
 )
 
 
@@ -126,12 +127,7 @@ def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, f
 
 @main.command("eval")
 @init_option("Initializer of the run to evaluate")
-@click.option(
-    "--run",
-    "run_name",
-    help="The run's folder name, as `initcmp runs` lists it (default: the run --init and "
-    "--seed name).",
-)
+@run_option
 @config_options
 @seed_option
 @checkpoint_dir_option

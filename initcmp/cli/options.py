@@ -94,6 +94,13 @@ def plot_option(what: str):
     return click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help=what)
 
 
+run_option = click.option(
+    "--run",
+    "run_name",
+    help="The run's folder name, as `initcmp runs` lists it (default: the run --init and "
+    "--seed name).",
+)
+
 seed_option = click.option(
     "--seed", type=int, help=f"Run seed (sets `seed`; built-in default {DEFAULTS.seed})."
 )

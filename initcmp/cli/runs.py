@@ -23,6 +23,7 @@ from initcmp.cli.options import (
     json_option,
     load_config,
     seed_option,
+    run_option,
 )
 from initcmp.errors import ConfigError
 
@@ -103,12 +104,7 @@ def config_(init, config_path, overrides, seed, init_names, seeds, epochs, grids
 
 @click.command(short_help="Delete one run: its checkpoints and logs.")
 @click.option("--init", help="Initializer of the run to delete (required unless --run).")
-@click.option(
-    "--run",
-    "run_name",
-    help="The run's folder name, as `initcmp runs` lists it (default: the run --init and "
-    "--seed name).",
-)
+@run_option
 @config_options
 @seed_option
 @dirs_options
