@@ -122,3 +122,11 @@ def test_a_sweep_runs_start_over_names_that_run():
     line = checkpoints.start_over(cfg)
     assert f"`initcmp rm --run '{cfg.run_name}' --yes`" in line and "@" in cfg.run_name
     assert "initcmp train --init he --seed 0 --fresh" in checkpoints.start_over(load_config())
+
+
+def test_a_log_dir_that_cannot_be_made_leaves_no_empty_run_folder(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    flags = ["--set", "train.steps=2", *SYNTHETIC_ARGS, "--log-dir", str(tmp_path / "a-file")]
+    result = run_cli_in(tmp_path, monkeypatch, "train", *flags)
+    assert result.exit_code == 2 and "cannot create" in result.stderr
+    assert not (tmp_path / "checkpoints" / "mnist_mlp" / "he-s0").exists()

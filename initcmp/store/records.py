@@ -48,10 +48,17 @@ class RunPaths:
         return self.logs / "result.json"
 
     def create(self) -> None:
+        """Both folders, or neither: one that cannot be made (a read-only --log-dir)
+        leaves no empty folder of the other behind."""
+        made = []
         for folder in (self.checkpoints, self.logs):
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                if not folder.is_dir():
+                    folder.mkdir(parents=True)
+                    made.append(folder)
             except OSError as exc:
+                for empty in made:
+                    shutil.rmtree(empty, ignore_errors=True)
                 raise OutputError(f"cannot create {folder}: {exc.strerror}") from None
 
     def remove(self) -> None:
