@@ -174,7 +174,7 @@ def _heatmap(ax, summary, x_key, y_key, fixed: dict, metric: str):
     where = ", ".join(f"{k}={format_value(v)}" for k, v in fixed.items())
     title = f"{where}: {_label(metric)}" if where else _label(metric)
     ax.set(xlabel=x_key, ylabel=y_key)
-    ax.set_title(title, pad=18 if curve else 6)
+    ax.set_title(title, pad=30 if curve else 6)
     return image
 
 
