@@ -18,3 +18,14 @@ def listing(names: list[str], shown: int = 6) -> str:
     """Run names for a message: the first `shown`, then how many more."""
     more = len(names) - shown
     return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def duration(seconds: float) -> str:
+    """A rough time in words: `45 s`, `3 min`, `2.5 h`, `12 days`."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return plural(round(seconds / 86400), "day")

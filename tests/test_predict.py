@@ -93,6 +93,32 @@ def test_predicted_layers_follow_glorots_halving_variance():
     assert [b / a for a, b in zip(qs, qs[1:])] == pytest.approx([0.5] * 3)
 
 
+def test_glorots_backward_signal_halves_while_its_weight_gradients_stay_level():
+    """ReLU, Glorot between equal widths: Var(δ) halves each layer down (χ₁ = 0.5), the
+    input's second moment doubles, so the weight gradients hold one size; `theory` says
+    so in words beside the δ and grad columns."""
+    cfg = synthetic_config("glorot", f"model.hidden={[64] * 5}")
+    shapes = [(784, 64)] + [(64, 64)] * 4 + [(64, 10)]
+    rows = predict.layers(cfg, 0.1, shapes)
+    deltas = [r["delta_ratio"] for r in rows[1:-1]]
+    assert [a / b for a, b in zip(deltas, deltas[1:])] == pytest.approx([0.5**0.5] * 3)
+    grads = [r["gradient_ratio"] for r in rows[1:-1]]
+    assert grads == pytest.approx([grads[0]] * 4)
+    assert "weight gradients stay level" in predict.gradient_words(rows)
+    he = predict.layers(synthetic_config("he", f"model.hidden={[64] * 5}"), 0.1, shapes)
+    assert predict.gradient_words(he) is None  # χ₁ = 1: δ keeps its size, nothing to explain
+    result = run_cli("theory", *SYNTHETIC_ARGS, "--init", "glorot", "--set", "model.depth=6")
+    assert result.exit_code == 0 and "stay level" in result.stdout
+
+
+def test_elu_with_he_has_no_fixed_point_and_says_so():
+    """ELU at σ_w² = 2 maps q to q + O(1) for large q: no fixed point at any σ_b²."""
+    for bias in ("0", "0.05"):
+        flags = ["--set", "model.activation=elu", "--init", "he"]
+        result = theory_json(*SYNTHETIC_ARGS, *flags, "--set", f"init.bias_variance={bias}")
+        assert result["q_star"] == "inf" and "no fixed point" in result["meaning"]
+
+
 TANH_20 = [
     "--config",
     "deep_mlp",

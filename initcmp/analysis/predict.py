@@ -93,7 +93,11 @@ def layers(cfg: Config, second: float, shapes: list[tuple[int, int]], kernels=No
 
 
 def _gradients(rows: list[dict]) -> None:
-    """Each row's `gradient_ratio`: its weight-gradient std over the logits layer's."""
+    """Each row's `delta_ratio`, the backward signal's std (δ, the loss's gradient with
+    respect to the layer's pre-activations) over the logits layer's, and its
+    `gradient_ratio`, the weight gradient's (δ times the layer's input) over the logits
+    layer's. The two can disagree: with χ < 1, δ shrinks on the way down while each
+    layer's input grows, and the weight gradients can stay level."""
     delta = 1.0  # Var(δ^l) / Var(δ^L), from the top down
     for i in range(len(rows) - 1, -1, -1):
         if i < len(rows) - 1:
@@ -103,6 +107,28 @@ def _gradients(rows: list[dict]) -> None:
         ratio = rows[i]["input_second_moment"] * delta / rows[-1]["input_second_moment"]
         with np.errstate(invalid="ignore", over="ignore"):
             rows[i]["gradient_ratio"] = math.sqrt(ratio) if ratio >= 0 else math.nan
+            rows[i]["delta_ratio"] = math.sqrt(delta) if delta >= 0 else math.nan
+
+
+def gradient_words(rows: list[dict]) -> str | None:
+    """One sentence where the δ and grad columns tell different stories: δ shrinking by
+    more than 2x across the hidden layers while their weight gradients stay within 2x of
+    each other (χ < 1 with a
+    growing input, e.g. ReLU with Glorot). None where they agree."""
+    hidden = rows[:-1]
+    deltas = [r["delta_ratio"] for r in hidden]
+    grads = [r["gradient_ratio"] for r in hidden]
+    if not hidden or not all(map(math.isfinite, deltas + grads)) or min(grads) <= 0:
+        return None
+    if deltas[0] >= 0.5 * deltas[-1] or max(grads) > 2 * min(grads):
+        return None
+    return (
+        f"δ shrinks {deltas[-1] / deltas[0]:.3g}x from the last hidden layer to the first "
+        "(χ < 1), "
+        "but each layer's input grows as much on the way down, so the weight gradients "
+        f"stay level ({min(grads):.3g}-{max(grads):.3g}): a shrinking δ does not by itself "
+        "mean small weight updates"
+    )
 
 
 def summary(cfg: Config, second: float, critical: bool = False) -> dict:
@@ -144,6 +170,11 @@ def meaning(summary: dict, depth: int) -> str:
         )
     if not math.isfinite(xi):
         grows = " but gradients grow by χ₁ per layer" if chi1 > 1 + theory.CRITICAL_TOL else ""
+        if math.isinf(summary["q_star"]):
+            grows += (
+                "; no fixed point: the signal's variance grows without bound, by a roughly "
+                "constant amount per layer"
+            )
         return f"{where}: correlations between inputs survive any depth{grows}"
     ratio = depth / xi
     verdict = (

@@ -26,7 +26,11 @@ SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 SUMMARY_KEYS = ("activation", "weight_variance", "bias_variance", "q_star", "chi_1", "c_star")
 SUMMARY_KEYS += ("chi_c", "xi_c", "xi_q", "phase", "layers")
 _L, _NODES, _UNIFORM = 10.0, 10, np.linspace(-10.0, 10.0, 41)  # z cut, nodes per interval
-_Q_MAX, _Q_MIN = 1e16, 1e-30  # a q* beyond these is reported as inf / 0
+# A q* beyond these is reported as inf / 0. Past 1e10 the length map of an activation
+# that grows linearly (ELU's, softplus' at σ_w² = 2) is q + O(1), a change below the
+# quadrature's relative precision, so a root found there is round-off, not a fixed
+# point: the signal grows without bound.
+_Q_MAX, _Q_MIN = 1e10, 1e-30
 # φ, φ', φ'' (one-sided at kinks; deltas in φ'' sit where φ = 0) and tails = φ'(−∞), φ'(+∞)
 Activation = namedtuple("Activation", "name phi dphi d2phi tails")
 
@@ -180,7 +184,7 @@ def _search(gap: Callable[[float], float], x: float, step, stop) -> float | None
 
 def q_star(act, weight_variance: float, bias_variance: float, q0: float = 1.0) -> float:
     """The length map's fixed point reached from q0 (30 iterations, then brentq on a bracket
-    grown ×2 the way q moves): inf past 1e16 (e.g. ReLU σ_w² > 2), 0 below 1e-30 (or under
+    grown ×2 the way q moves): inf past 1e10 (e.g. ReLU σ_w² > 2), 0 below 1e-30 (or under
     1e-12 with σ_b² = 0: noise), q0 where every q is fixed (ReLU σ_w² = 2, σ_b² = 0)."""
     a, sw, sb = activation(act), weight_variance, bias_variance
     if a.name in ("relu", "linear"):
@@ -285,7 +289,8 @@ def layer_predictions(act, weight_variance: float, bias_variance: float, q1: flo
 
 
 def critical_weight_variance(act, bias_variance: float, q0: float = 1.0) -> float | None:
-    """The σ_w² where χ₁(q*(σ_w²)) = 1, q* reached from q0 (bracket from 0.5, brentq); ReLU 2,
+    """The σ_w² where χ₁(q*(σ_w²)) = 1, q* reached from q0 (bracket from 0.5 grown 1.5x,
+    brentq); ReLU 2,
     linear 1 at σ_b² = 0. None where no crossing has a finite q*: ReLU, linear with σ_b² > 0
     (q* → inf as χ₁ → 1; Hayou et al. 2019), gelu, swish at small σ_b² (χ₁ − 1 jumps)."""
     a = activation(act)
@@ -297,8 +302,11 @@ def critical_weight_variance(act, bias_variance: float, q0: float = 1.0) -> floa
     def gap(sw: float) -> float:
         return chi_1(a, sw, q_star(a, sw, bias_variance, q0)) - 1
 
+    # Steps of 1.5x, not 2x: ELU's χ₁ crosses 1 at σ_w² ≈ 1.53 and meets it again at 2,
+    # where q* = inf; a 2x bracket [1, 2] would land on that end instead of the crossing.
     down = gap(0.5) > 0
-    root = _search(gap, 0.5, lambda sw: sw / 2 if down else sw * 2, lambda sw: not 1e-6 < sw < 1e4)
+    step = (lambda sw: sw / 1.5) if down else (lambda sw: sw * 1.5)
+    root = _search(gap, 0.5, step, lambda sw: not 1e-6 < sw < 1e4)
     if root is None or not math.isfinite(q_star(a, root, bias_variance, q0)):
         return None
     return root if abs(gap(root)) < 1e-6 else None

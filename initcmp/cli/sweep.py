@@ -4,6 +4,7 @@ config with a grid."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
@@ -108,9 +109,11 @@ def sweep(
     cfg = _load(config_path, overrides, grids, seeds, epochs, steps, executor, address)
     from initcmp.experiments import sweep as sweep_mod
 
-    sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
+    need = sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
+    if not as_json:
+        click.echo(f"{cfg.name}: {sweep_mod.size_words(need)}")
     if dry_run:
-        _dry_run(cfg, checkpoint_dir, log_dir, as_json, sweep_name)
+        _dry_run(cfg, checkpoint_dir, log_dir, as_json, sweep_name, need)
         return
     sweep_mod.save_spec(cfg, log_dir, sweep_name)  # before training: report works at once
     train_with_progress(sweep_mod.run, cfg, checkpoint_dir, log_dir, fresh)
@@ -152,7 +155,7 @@ def show(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name: str | None = N
     click.echo(f"sweep {folder.name}: `{again}` shows it again")
 
 
-def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name=None) -> None:
+def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name=None, need=None) -> None:
     """The runs (finished, partial or new) and the stacks the rest would train in."""
     from initcmp.store import records
     from initcmp.experiments import launch
@@ -176,7 +179,9 @@ def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name=None) -> No
     if as_json:
         named = sweep_mod.name(cfg, sweep_name)
         stacked = [[r.run_name for r in s] for s in stacks]
-        click.echo(json.dumps({"sweep": named, "runs": rows, "stacks": stacked}))
+        estimate = dataclasses.asdict(need) | {"seconds": need.seconds()} if need else None
+        out = {"sweep": named, "runs": rows, "stacks": stacked, "estimate": estimate}
+        click.echo(json.dumps(out))
         return
     finished = sum(r["status"] == "finished" for r in rows)
     click.echo(

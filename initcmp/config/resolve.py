@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -19,7 +18,15 @@ import yaml
 
 from initcmp.config import yaml_files
 from initcmp.config import grid
-from initcmp.config.schema import Config, InitConfig, ModelConfig, SweepConfig, suggest, to_dict
+from initcmp.config.schema import (
+    Config,
+    InitConfig,
+    ModelConfig,
+    SweepConfig,
+    field_types,
+    suggest,
+    to_dict,
+)
 from initcmp.config.checks import check_value, yaml_type
 from initcmp.inits import aliases
 from initcmp.inits import registry
@@ -206,7 +213,7 @@ def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
         raise ConfigError(
             f"{sources.of(section)}: {section!r} must be a mapping, not {yaml_type(raw)}"
         )
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in names:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import types
 import typing
@@ -200,7 +201,7 @@ class Config:
     sweep: SweepConfig = SweepConfig()  # what `initcmp sweep` runs
     ray: RayConfig = RayConfig()  # where, with `compare.executor: ray`
 
-    @property
+    @functools.cached_property  # a sweep's plan asks it of each run many times
     def run_name(self) -> str:
         """The run folder's name; it never changes between reruns, so reruns resume:
         `he-s0`. A sweep's run is led by its values of the grid's keys and ends with a
@@ -239,14 +240,22 @@ def suggest(dotted: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def all_keys() -> list[str]:
+@functools.cache
+def all_keys() -> tuple[str, ...]:
     """Every dotted key of a config but the initializer's parameters, which vary."""
-    return _all_keys(Config, "")
+    return tuple(_all_keys(Config, ""))
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """A config dataclass's fields' types, resolved once (typing.get_type_hints is slow,
+    and planning a sweep builds a config per cell)."""
+    return typing.get_type_hints(cls)
 
 
 def _all_keys(cls: type, prefix: str) -> list[str]:
     keys = []
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         if dataclasses.is_dataclass(hint) and hint is not InitConfig:  # init's keys vary
@@ -284,7 +293,10 @@ def dump_yaml(cfg: Config) -> str:
 def run_identity(cfg: Config) -> dict:
     """The values of RUN_KEYS, flattened to dotted keys, for comparing two runs (the
     bias variance always, 0 too, which the written config leaves out)."""
-    flat = {**flatten(to_dict(cfg)), "init.bias_variance": cfg.init.bias_variance}
+    sections = {k.split(".")[0] for k in RUN_KEYS}  # only these are written out
+    raw = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name in sections}
+    raw = {k: to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in raw.items()}
+    flat = {**flatten(raw), "init.bias_variance": cfg.init.bias_variance}
     return {k: v for k, v in flat.items() if any(k == r or k.startswith(r + ".") for r in RUN_KEYS)}
 
 

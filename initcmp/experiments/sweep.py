@@ -31,13 +31,14 @@ from initcmp.config import grid, resolve, run_names
 from initcmp.config import schema as config_mod
 from initcmp.config import yaml_files
 from initcmp.analysis import predict
-from initcmp.experiments import results
+from initcmp.experiments import cost, results
 from initcmp.experiments import launch
 from initcmp.report import stats
 from initcmp.analysis import theory
 from initcmp.config.schema import Config
 from initcmp.data.sources import Dataset
 from initcmp.errors import ConfigError, NoResultsError, OutputError
+from initcmp import text
 from initcmp.engine.reporter import Reporter
 from initcmp.store import records
 from initcmp.store.records import RunPaths, write_atomic
@@ -76,6 +77,8 @@ def runs(cells: list[Cell]) -> list[Config]:
 # A sweep of more runs than this is refused unless the caller confirms it (`--yes`):
 # at a few seconds a run on a 2-core CPU, a thousand runs of the default MLP are hours.
 LARGE = 1_000
+# Nor is one whose training is estimated at more than a day (experiments/cost.py).
+LONG = 86_400
 
 
 def size(cfg: Config) -> tuple[int, int]:
@@ -93,18 +96,41 @@ def require_grid(cfg: Config) -> None:
         )
 
 
-def check_size(cfg: Config, confirmed: bool) -> None:
-    """A grid of more than LARGE runs is an error unless `confirmed`: one line, at once,
+def check_size(cfg: Config, confirmed: bool) -> cost.Cost:
+    """The sweep's cost (`estimate`); a grid of more than LARGE runs or of more than
+    LONG seconds' estimated training is an error unless `confirmed`: one line, at once,
     stating what it would train. An empty grid is an error too."""
     require_grid(cfg)
     cells, runs = size(cfg)
-    if runs > LARGE and not confirmed:
-        budget = cfg.train.budget
+    need = estimate(cfg)
+    if (runs > LARGE or need.seconds() > LONG) and not confirmed:
+        limit = f"more than {LARGE:,} runs" if runs > LARGE else f"more than {text.duration(LONG)}"
         raise ConfigError(
-            f"the sweep is {cells:,} cells x {len(cfg.compare.seeds)} seeds = {runs:,} runs "
-            f"of {budget} ({shape(cfg)}), more than {LARGE:,}: add --yes to train them, "
-            "or make the grid smaller"
+            f"the sweep is {cells:,} cells x {text.plural(len(cfg.compare.seeds), 'seed')} = "
+            f"{runs:,} runs of {cfg.train.budget} ({shape(cfg)}), {size_words(need)}; "
+            f"{limit}: add --yes to train them, or make the grid smaller"
         )
+    return need
+
+
+def estimate(cfg: Config) -> cost.Cost:
+    """The sweep's steps, arithmetic, time and memory, from its grid's cells (an even
+    sample of a huge grid: cost.sample) before any is planned: a million cells in about
+    a second."""
+    cells, _ = size(cfg)
+    configs = [resolve.with_values(cfg, values, "sweep") for values in cost.sample(cfg.sweep.grid)]
+    return cost.of_sweep(configs, cells, len(cfg.compare.seeds))
+
+
+def size_words(need: cost.Cost) -> str:
+    """`39,000 steps, 2.0e+13 operations: about 3 min here (218 GFLOP/s matmuls), about
+    0.4 GB at its peak`."""
+    rate = cost.matmul_rate()
+    return (
+        f"{need.steps:,} steps, {need.flops:.1e} operations: about {text.duration(need.seconds())} "
+        f"here ({rate / 1e9:.0f} GFLOP/s matmuls), about {need.peak_bytes / 1e9:.1f} GB at "
+        "its peak"
+    )
 
 
 def shape(cfg: Config) -> str:

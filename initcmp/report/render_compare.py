@@ -259,6 +259,7 @@ def print_initializers(rows: list[dict], console=None) -> None:
 
 def print_theory(cfg, result: dict, console=None) -> None:
     """`initcmp theory`: the summary in words, then the per-layer predictions."""
+    from initcmp.analysis import predict
     from initcmp.analysis.diagnose import number
 
     out = console or terminal.console()
@@ -295,13 +296,18 @@ def print_theory(cfg, result: dict, console=None) -> None:
             number(r["q"]),
             number(r["activation_std"]),
             number(r["chi"]),
+            number(r["delta_ratio"]),
             number(r["gradient_ratio"]),
         ]
         for name, r in zip(names, layers)
     ]
     terminal.print_table(
         out,
-        "per layer, predicted (grad: weight-gradient std over the logits layer's)",
-        ["layer", "σ_w²", "q", "act std", "χ", "grad"],
+        "per layer, predicted (δ: the backward signal's std, grad: the weight gradient's, "
+        "each over the logits layer's)",
+        ["layer", "σ_w²", "q", "act std", "χ", "δ", "grad"],
         rows,
     )
+    words = predict.gradient_words(layers)
+    if words:
+        terminal.print_notes(out, [words])
