@@ -54,19 +54,29 @@ def test_sweeps_with_other_grids_or_settings_keep_their_own_files_and_report_by_
         assert sweeps(tmp_path)[name] == before  # its own table, byte for byte
 
 
-def test_two_sweeps_at_once_neither_overwrites_nor_trains_a_run_twice(tmp_path):
+def test_sweeps_at_once_neither_overwrite_nor_train_a_run_twice(tmp_path, monkeypatch):
+    """Three at once: two grids that share depth 2, and the first grid with another fixed
+    setting (SGD), whose runs are its own."""
+
     def start(*grid):
         return start_initcmp(tmp_path, "sweep", *grid, *SMALL)
 
     first, second = start("--grid", "model.depth=1:2"), start("--grid", "model.depth=2:3")
-    for child in (first, second):
+    third = start("--grid", "model.depth=1:2", "--set", "train.optimizer=sgd")
+    for child in (first, second, third):
         out, err = child.communicate(timeout=600)
         assert child.returncode == 0, err
     files = sweeps(tmp_path)
-    assert len(files) == 2
+    assert len(files) == 3
     tables = [json.loads(f["sweep.json"]) for f in files.values()]
-    assert sorted(t["axes"]["model.depth"] for t in tables) == [[1, 2], [2, 3]]
+    assert sorted(t["axes"]["model.depth"] for t in tables) == [[1, 2], [1, 2], [2, 3]]
+    runs = [p for p in (tmp_path / "logs" / "mnist_mlp").iterdir() if p.is_dir()]
+    assert len([p for p in runs if p.name != "sweeps"]) == 5
     assert trained_once(tmp_path)
+    for name, before in files.items():
+        again = run_cli_in(tmp_path, monkeypatch, "report", "--sweep", name)
+        assert again.exit_code == 0, again.output
+        assert sweeps(tmp_path)[name] == before  # its own table, byte for byte
 
 
 def test_a_given_name_is_kept_and_a_clash_is_refused(tmp_path, monkeypatch):
