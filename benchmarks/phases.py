@@ -19,6 +19,7 @@ import time
 START = time.perf_counter()
 
 from initcmp.engine import checkpoints  # noqa: E402
+from initcmp.api import commands as api_commands  # noqa: E402
 from initcmp.cli import main as cli_main  # noqa: E402
 from initcmp.engine import fused  # noqa: E402
 from initcmp.engine import run_state  # noqa: E402
@@ -52,7 +53,8 @@ def main() -> None:
     timed(checkpoints.RunState, "save", "checkpoints")
     timed(fused.StackedRuns, "store", "checkpoints")
     timed(run_state.Run, "log_train", "TensorBoard train scalars")
-    timed(cli_main, "_report", "table, files and plot")
+    timed(api_commands, "_comparison", "table, files and plot")  # the files and plot
+    timed(cli_main, "_report", "table, files and plot")  # the table printed
 
     build = fused.StackedRuns.__init__
 

@@ -52,6 +52,11 @@ class OutOfMemoryError(InitcmpError):
     (engine/memory.py's estimate), or TensorFlow or numpy ran out on the way."""
 
 
+class MissingDependencyError(InitcmpError, ImportError):
+    """An optional package that a call needs is not installed (pandas, for a result's
+    `to_pandas`); the message says what to install."""
+
+
 class Interrupted(InitcmpError):
     """Stopped on Ctrl-C: exit 130. Training saves a checkpoint first and then says how
     to resume (`resume`): rerun the same command or, if that had --fresh, rerun it

@@ -8,7 +8,8 @@ name) does one of:
 
 - imports tensorflow, keras or tensorboard;
 - calls one of initcmp's ways into TensorFlow: loading it, building a model,
-  evaluating, training (the list is tiers.LIBRARY);
+  evaluating, training (the list is tiers.LIBRARY; the Python API's among them);
+- runs a notebook in a Jupyter kernel (examples/initcmp.ipynb trains there);
 - runs a command that trains or builds a model (`train`, `eval`, `compare`, `sweep`,
   `inspect`, not `--dry-run`) on the synthetic set or the session's MNIST, through the
   CLI in this process or as a process of its own (a command the test expects to be

@@ -1,12 +1,13 @@
 """Which tests need TensorFlow, read from their source: the rule conftest.py marks the
 tiers by (its docstring says it in words).
 
-A test needs TensorFlow when the code it runs does one of three things:
+A test needs TensorFlow when the code it runs does one of four things:
 
 - imports `tensorflow`, `keras` or `tensorboard` (or `pytest.importorskip`s one; an
   import at the top of its module counts for each of its tests);
 - calls one of initcmp's ways into TensorFlow (LIBRARY: what loads TensorFlow, builds a
   model, evaluates or trains);
+- runs a notebook in a Jupyter kernel (imports nbclient: KERNELS);
 - runs a command that trains or builds a model (COMMANDS, without `--dry-run`) on data:
   the synthetic set (`data.name=synthetic` among its strings) or the session's MNIST
   (the `mnist` fixture), through the CLI in this process or as a process of its own.
@@ -61,7 +62,16 @@ LIBRARY = (
     "initcmp.experiments.sweep.run",
     "initcmp.experiments.launch.train_missing",
     "initcmp.experiments.on_ray.run",
+    # The Python API's functions that build a model or train (initcmp/api), by each name
+    # they are reached by: `initcmp.compare`, `initcmp.api.compare`, `api.commands...`.
+    *(
+        f"{where}.{name}"
+        for where in ("initcmp", "initcmp.api", "initcmp.api.commands")
+        for name in ("train", "evaluate", "compare", "sweep", "inspect")
+    ),
 )
+# Running a notebook (examples/initcmp.ipynb) in a Jupyter kernel: it trains there.
+KERNELS = ("nbclient",)
 COMMANDS = {"train", "eval", "compare", "sweep", "inspect"}
 SYNTHETIC = "data.name=synthetic"
 
@@ -216,9 +226,13 @@ def _look(owner: Module, node: ast.AST, strings: set, todo: list, hidden: set) -
         for alias in node.names:
             if alias.name.split(".")[0] in ROOTS:
                 return f"imports {alias.name}"
+            if alias.name.split(".")[0] in KERNELS:
+                return f"runs a notebook ({alias.name})"
     elif isinstance(node, ast.ImportFrom) and node.module:
         if node.module.split(".")[0] in ROOTS:
             return f"imports {node.module}"
+        if node.module.split(".")[0] in KERNELS:
+            return f"runs a notebook ({node.module})"
     elif isinstance(node, ast.Call):
         name = dotted(node.func) or ""
         args = node.args

@@ -8,16 +8,16 @@ import json
 
 import click
 
+from initcmp import api
 from initcmp.cli.options import (
     config_options,
     fails_cleanly,
     init_option,
     json_option,
-    load_config,
     plot_option,
     seed_option,
 )
-from initcmp.errors import ConfigError, OutputError
+from initcmp.errors import OutputError
 
 
 @click.command(short_help="Why an initializer wins, layer by layer.")
@@ -41,32 +41,25 @@ def inspect(init_names, config_path, overrides, seed, batch, as_json, plot_path)
     \b
     Examples:
       initcmp inspect --init glorot --init he --plot signal.png"""
-    if batch is not None and batch < 1:
-        raise ConfigError(f"--batch must be at least 1, not {batch}")
-    cfgs = [
-        load_config(config_path, {"--init": name, "--seed": seed}, overrides)
-        for name in (init_names or (None,))
-    ]
-    from initcmp.data import sources
-    from initcmp.analysis import diagnose
-    from initcmp.report import plots
-
-    cfg = cfgs[0]
-    dataset = sources.load(cfg.data)
-    results = [diagnose.inspect(c, dataset, batch) for c in cfgs]
+    result = api.inspect(
+        config_path, inits=list(init_names) or None, seed=seed, overrides=overrides, batch=batch
+    )
     if plot_path:
-        try:
-            plots.signal(results, plot_path)
-        except OutputError as exc:  # name the flag the path came from
-            raise OutputError(f"--plot: {exc}") from None
+        _plot(result, plot_path)
     if as_json:
-        click.echo(json.dumps(diagnose.to_json(results), indent=2))
+        click.echo(json.dumps(result.summary, indent=2))
         return
-    from initcmp.report import render_compare
-
-    render_compare.print_inspection(results)
+    result.show()
     if plot_path:
         click.echo(f"wrote {plot_path}")
+
+
+def _plot(result, path) -> None:
+    """The result's figure at `path`, an error naming the flag the path came from."""
+    try:
+        result.plot(path)
+    except OutputError as exc:
+        raise OutputError(f"--plot: {exc}") from None
 
 
 @click.command(short_help="What mean-field theory predicts.")
@@ -93,32 +86,13 @@ def theory(init, config_path, overrides, critical, as_json, plot_path):
       initcmp theory --config deep_mlp --init glorot
       initcmp theory --set model.activation=tanh --set init.bias_variance=0.05 --critical
       initcmp theory --set model.activation=tanh --plot phase.png"""
-    cfg = load_config(config_path, {"--init": init}, overrides)
-    from initcmp.data import sources
-    from initcmp.analysis import predict
-    from initcmp.store import records
-    from initcmp.report import render_compare
-
-    if cfg.init.name == "lsuv":
-        raise ConfigError(
-            "--init lsuv: LSUV's σ_w² exists only once it has seen data; `initcmp inspect "
-            "--init lsuv` shows the theory beside its measured kernels"
-        )
-    second = predict.second_moment(sources.load(cfg.data).x_train)
-    result = predict.summary(cfg, second, critical=critical)
-    if not result:
-        raise ConfigError(f"--init {cfg.init.name}: its weights are zero; no signal to predict")
+    result = api.theory(config_path, init=init, overrides=overrides, critical=critical)
     if plot_path:
-        from initcmp.report import plots
-
-        try:
-            plots.phase_diagram(cfg.model.activation, cfg.init.bias_variance, plot_path)
-        except OutputError as exc:  # name the flag the path came from
-            raise OutputError(f"--plot: {exc}") from None
+        _plot(result, plot_path)
     if as_json:
-        click.echo(json.dumps(records.json_safe(result, nonfinite=str), indent=2))
+        click.echo(json.dumps(result.summary, indent=2))
         return
-    render_compare.print_theory(cfg, result)
+    result.show()
     if plot_path:
         click.echo(f"wrote {plot_path}")
 

@@ -15,14 +15,12 @@ import threading
 
 import click
 
+from initcmp import api
 from initcmp.cli import runs
 from initcmp.cli import sweep
 from initcmp.cli import explain
-from initcmp.config import grid, resolve
 from initcmp.cli.options import (
     checkpoint_dir_option,
-    compare_flags,
-    executor_flags,
     compare_options,
     config_options,
     dirs_options,
@@ -31,10 +29,7 @@ from initcmp.cli.options import (
     fails_cleanly,
     init_option,
     json_option,
-    overrides_of,
-    load_config,
     seed_option,
-    train_with_progress,
     run_option,
 )
 
@@ -107,22 +102,18 @@ def train(init, config_path, seed, overrides, epochs, checkpoint_dir, log_dir, f
       initcmp train --init glorot                # the same again resumes it
       initcmp train --init he --seed 1 --epochs 3
       initcmp train --config deep_mlp --init lsuv"""
-    cfg = load_config(config_path, {"--init": init, "--seed": seed, "--epochs": epochs}, overrides)
-    from initcmp.data import sources
-    from initcmp.engine import train as train_mod
-    from initcmp.report.progress import ConsoleReporter
-
-    dataset = sources.load(cfg.data)
-    with ConsoleReporter() as reporter:
-        result = train_mod.run(
-            cfg,
-            dataset,
-            checkpoint_root=checkpoint_dir,
-            log_root=log_dir,
-            fresh=fresh,
-            reporter=reporter,
-        )
-    _emit(cfg, result, as_json)
+    result = api.train(
+        config_path,
+        init=init,
+        seed=seed,
+        epochs=epochs,
+        overrides=overrides,
+        checkpoint_dir=checkpoint_dir,
+        log_dir=log_dir,
+        fresh=fresh,
+        progress=True,
+    )
+    _emit(result, as_json)
 
 
 @main.command("eval")
@@ -140,19 +131,17 @@ def eval_(init, run_name, config_path, seed, overrides, checkpoint_dir, as_json)
     Examples:
       initcmp eval --init glorot --seed 2 --json
       initcmp eval --run 'depth=2,he-s0@3f9a1c2e'"""
-    cfg = load_config(config_path, {"--init": init, "--seed": seed}, overrides)
-    if run_name is not None:  # the run in that folder, as it was trained
-        from initcmp.store import inventory
-
-        cfg = inventory.by_folder(cfg.name, run_name, checkpoint_dir, "logs")
-    from initcmp.data import sources
-    from initcmp.engine import evaluate
-
-    dataset = sources.load(cfg.data)
-    result = evaluate.evaluate_run(cfg, dataset, checkpoint_root=checkpoint_dir)
-    for line in result["warnings"]:
+    result = api.evaluate(
+        config_path,
+        init=init,
+        run=run_name,
+        seed=seed,
+        overrides=overrides,
+        checkpoint_dir=checkpoint_dir,
+    )
+    for line in result.warnings:
         click.echo(line, err=True)
-    _emit(cfg, result, as_json)
+    _emit(result, as_json)
 
 
 @main.command()
@@ -185,13 +174,20 @@ def compare(
     Examples:
       initcmp compare --inits glorot,he,lsuv --seeds 5
       initcmp compare --config deep_mlp --executor ray"""
-    flags = {**compare_flags(init_names, seeds, epochs), **executor_flags(executor, address)}
-    cfg = load_config(config_path, flags, overrides)
-    from initcmp.experiments import compare as compare_mod
-
-    train_with_progress(compare_mod.run, cfg, checkpoint_dir, log_dir, fresh)
-    outcome = compare_mod.summarise(cfg, checkpoint_dir, log_dir)
-    _report(outcome, compare_mod.experiment_folder(cfg, log_dir), as_json, replace=True)
+    result = api.compare(
+        config_path,
+        inits=init_names,
+        seeds=seeds,
+        epochs=epochs,
+        overrides=overrides,
+        checkpoint_dir=checkpoint_dir,
+        log_dir=log_dir,
+        fresh=fresh,
+        executor=executor,
+        address=address,
+        progress=True,
+    )
+    _report(result, as_json)
 
 
 @main.command(short_help="A comparison's or a sweep's table again, no training.")
@@ -228,42 +224,33 @@ def report(
     Examples:
       initcmp report --config deep_mlp --json
       initcmp report --sweep depth-1f3a9c2e"""
-    flags = {**compare_flags(init_names, seeds, epochs), "--steps": steps}
-    given = overrides_of(flags, overrides, [grid.from_flag(g) for g in grids])
-    cfg = resolve.load(config_path, given)
-    if sweep_name is not None:  # a saved sweep: its spec says everything
-        from initcmp.experiments import sweep as sweep_mod
-
-        saved = sweep_mod.load(sweep_name, cfg.name, log_dir)
-        sweep.show(saved, checkpoint_dir, log_dir, as_json, sweep_name)
-        return
-    if cfg.sweep.grid:  # a sweep's config: its cells again, from their records
-        sweep.show(cfg, checkpoint_dir, log_dir, as_json)
-        return
-    from initcmp.experiments import compare as compare_mod
-    from initcmp.experiments import results
-
-    # Only what this command line asks picks runs; the rest comes from their records.
-    selection = results.Selection.asked(cfg, {override.key for override in given})
-    outcome = results.report(cfg.name, selection, checkpoint_dir, log_dir)
-    _report(outcome, compare_mod.experiment_folder(cfg, log_dir), as_json, replace=False)
-
-
-def _report(outcome, folder, as_json: bool, replace: bool) -> None:
-    """Print a comparison and write its files in `folder`; unless `replace` (a compare
-    writing its own plan), files that cover runs this one leaves out are kept."""
-    from initcmp.report import render_compare as report_mod
-
-    kept = None if replace else report_mod.kept_because(outcome.summary, folder)
-    files = [] if kept else report_mod.write_files(outcome.summary, outcome.records, folder)
-    if as_json:
-        click.echo(json.dumps(outcome.summary))
+    result = api.load(
+        config_path,
+        sweep=sweep_name,
+        inits=init_names,
+        seeds=seeds,
+        epochs=epochs,
+        grid=grids,
+        steps=steps,
+        overrides=overrides,
+        checkpoint_dir=checkpoint_dir,
+        log_dir=log_dir,
+        write_files=True,
+    )
+    if isinstance(result, api.Sweep):
+        sweep.show(result, as_json)
     else:
-        report_mod.print_tables(outcome.summary)
-        for line in outcome.notes():
-            click.echo(line)
-    if kept or not as_json:  # with --json, stdout is the JSON alone
-        click.echo(kept or "wrote " + ", ".join(str(f) for f in files), err=as_json)
+        _report(result, as_json)
+
+
+def _report(result: api.Comparison, as_json: bool) -> None:
+    """Print a comparison, and the files it wrote (or why it left them as they were)."""
+    if as_json:
+        click.echo(json.dumps(result.summary))
+    else:
+        result.show()
+    if result.kept or not as_json:  # with --json, stdout is the JSON alone
+        click.echo(result.kept or "wrote " + ", ".join(str(f) for f in result.files), err=as_json)
 
 
 @main.command()
@@ -294,19 +281,8 @@ def inits(as_json):
     render_compare.print_initializers(rows)
 
 
-def _emit(cfg, result: dict, as_json: bool) -> None:
-    click.echo(json.dumps(result) if as_json else _result_line(cfg.run_name, result))
-
-
-def _result_line(run: str, r: dict) -> str:
-    if r.get("diverged"):
-        return f"{run}: diverged at step {r['diverged_step']} (loss became NaN or inf)"
-    accuracy = "n/a" if r["test_accuracy"] is None else f"{r['test_accuracy']:.2%}"
-    loss = "n/a" if r["test_loss"] is None else f"{r['test_loss']:.4f}"
-    return (
-        f"{run}: test accuracy {accuracy}, test loss {loss} "
-        f"(step {r['step']}, epoch {r['epoch']:g}) in {r['checkpoint_dir']}"
-    )
+def _emit(result: api.RunResult, as_json: bool) -> None:
+    click.echo(json.dumps(result.summary) if as_json else result.line())
 
 
 if __name__ == "__main__":

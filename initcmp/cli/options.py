@@ -9,10 +9,11 @@ import sys
 
 import click
 
+from initcmp import api
 from initcmp.config import resolve
 from initcmp.config import yaml_files
 from initcmp.config.schema import Config
-from initcmp.errors import ConfigError, InitcmpError, Interrupted
+from initcmp.errors import InitcmpError, Interrupted
 
 # The built-in config: the defaults that the options' help names.
 DEFAULTS = Config()
@@ -161,69 +162,15 @@ executor_options = options(
 )
 
 
-def compare_flags(init_names, seeds, epochs) -> dict:
-    """--inits a,b and --seeds N in their keys' form: [a, b] and [0, ..., N-1]."""
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, not {seeds}")
-    names = None if init_names is None else [n.strip() for n in init_names.split(",") if n.strip()]
-    return {
-        "--inits": names,
-        "--seeds": None if seeds is None else list(range(seeds)),
-        "--epochs": epochs,
-    }
-
-
-# The config key each command-line flag sets (its value already in the key's form).
-FLAG_KEYS = {
-    "--init": "init.name",
-    "--seed": "seed",
-    "--epochs": "train.epochs",
-    "--steps": "train.steps",
-    "--inits": "compare.inits",
-    "--seeds": "compare.seeds",
-    "--executor": "compare.executor",
-    "--address": "ray.address",
-}
-
-
-def executor_flags(executor, address) -> dict:
-    """--executor and --address (an empty address is none)."""
-    return {"--executor": executor, "--address": address or None}
-
-
 def load_config(config_path, flags: dict, sets, axes=()):
-    """The one route into the config: defaults < --config file < the flags given (those
-    not None in `flags`, {"--seed": 3}) < each `--grid KEY=...` (`axes`: (KEY, values),
-    as grid.from_flag parses them) < each `--set KEY=VALUE` in order."""
+    """The one route into the config (`initcmp.api.make_config`'s): defaults < --config
+    file < the flags given (those not None in `flags`, {"--seed": 3}) < each
+    `--grid KEY=...` (`axes`: (KEY, values), as grid.from_flag parses them) < each
+    `--set KEY=VALUE` in order."""
     return resolve.load(config_path, overrides_of(flags, sets, axes))
 
 
 def overrides_of(flags: dict, sets, axes=()) -> list[resolve.Override]:
     """The overrides a command line makes, in load_config's order; each `--set` parsed
-    once, here."""
-    overrides = [
-        resolve.Override(FLAG_KEYS[flag], value, flag)
-        for flag, value in flags.items()
-        if value is not None
-    ]
-    overrides += [
-        resolve.Override(f"sweep.grid.{key}", values, f"--grid {key}") for key, values in axes
-    ]
-    return overrides + [resolve.parse_set(item) for item in sets]
-
-
-def train_with_progress(run, cfg, checkpoint_dir, log_dir, fresh: bool) -> None:
-    """`run` (compare.run, sweep.run) with the console's progress display; the data is
-    loaded only if something needs training."""
-    from initcmp.data import sources
-    from initcmp.report.progress import ConsoleReporter
-
-    with ConsoleReporter() as reporter:
-        run(
-            cfg,
-            lambda: sources.load(cfg.data),
-            checkpoint_root=checkpoint_dir,
-            log_root=log_dir,
-            fresh=fresh,
-            reporter=reporter,
-        )
+    once (api.overrides_of)."""
+    return api.overrides_of(flags, list(sets), list(axes))

@@ -9,13 +9,12 @@ import sys
 
 import click
 
+from initcmp import api
 from initcmp.cli.sweep import grid_options
-from initcmp.config import grid
 from initcmp.config import schema as config_mod
 from initcmp.store import inventory
 from initcmp.cli.options import (
     DEFAULTS,
-    compare_flags,
     compare_options,
     config_options,
     dirs_options,
@@ -88,9 +87,17 @@ def config_(init, config_path, overrides, seed, init_names, seeds, epochs, grids
       initcmp config --config deep_mlp --init xavier
       initcmp config --set train.epochs=3 > mine.yaml   # then --config mine.yaml
       initcmp config --grid model.depth=2:10 --grid train.learning_rate=1e-4:1e-1:*10"""
-    flags = {"--init": init, "--seed": seed, **compare_flags(init_names, seeds, epochs)}
-    flags["--steps"] = steps
-    cfg = load_config(config_path, flags, overrides, [grid.from_flag(g) for g in grids])
+    cfg = api.make_config(
+        config_path,
+        init=init,
+        seed=seed,
+        inits=init_names,
+        seeds=seeds,
+        epochs=epochs,
+        steps=steps,
+        grid=grids,
+        overrides=overrides,
+    )
     if as_json:
         click.echo(json.dumps(config_mod.to_dict(cfg)))
         return

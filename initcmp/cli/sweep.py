@@ -1,6 +1,6 @@
-"""`initcmp sweep`: a grid over any config keys times seeds (experiments/sweep.py), trained on the
-engine `compare` uses; cli/main.py adds it to `initcmp`, and `report` calls `show` for a
-config with a grid."""
+"""`initcmp sweep`: a grid over any config keys times seeds (`initcmp.api.sweep`, over
+experiments/sweep.py), trained on the engine `compare` uses; cli/main.py adds it to
+`initcmp`, and `report` calls `show` for a sweep."""
 
 from __future__ import annotations
 
@@ -9,20 +9,16 @@ import json
 
 import click
 
-from initcmp.config import grid
+from initcmp import api
 from initcmp.cli.options import (
     DEFAULTS,
-    compare_flags,
     config_options,
-    executor_flags,
     dirs_options,
     epochs_option,
     executor_options,
     fails_cleanly,
     json_option,
-    load_config,
     options,
-    train_with_progress,
 )
 
 
@@ -106,53 +102,47 @@ def sweep(
       initcmp sweep --config he_depth --dry-run
       initcmp sweep --config edge_of_chaos
       initcmp sweep --grid init.name=glorot,he --grid model.depth=2:10:4 --steps 200"""
-    cfg = _load(config_path, overrides, grids, seeds, epochs, steps, executor, address)
-    from initcmp.experiments import sweep as sweep_mod
-
-    need = sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
-    if not as_json:
-        click.echo(f"{cfg.name}: {sweep_mod.size_words(need)}")
     if dry_run:
+        flags = dict(seeds=seeds, epochs=epochs, steps=steps, executor=executor, address=address)
+        cfg = api.make_config(config_path, grid=grids, overrides=overrides, **flags)
+        from initcmp.experiments import sweep as sweep_mod
+
+        need = sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
+        if not as_json:
+            click.echo(f"{cfg.name}: {sweep_mod.size_words(need)}")
         _dry_run(cfg, checkpoint_dir, log_dir, as_json, sweep_name, need)
         return
-    sweep_mod.save_spec(cfg, log_dir, sweep_name)  # before training: report works at once
-    train_with_progress(sweep_mod.run, cfg, checkpoint_dir, log_dir, fresh)
-    show(cfg, checkpoint_dir, log_dir, as_json, sweep_name)
+    result = api.sweep(
+        config_path,
+        grid=grids,
+        seeds=seeds,
+        epochs=epochs,
+        steps=steps,
+        overrides=overrides,
+        checkpoint_dir=checkpoint_dir,
+        log_dir=log_dir,
+        fresh=fresh,
+        yes=yes,
+        name=sweep_name,
+        executor=executor,
+        address=address,
+        progress=True,
+    )
+    show(result, as_json)
 
 
-def _load(config_path, overrides, grids, seeds, epochs, steps, executor, address):
-    """The config, the flags applied in the order of options.load_config, each
-    `--grid KEY=...` as `--set sweep.grid.KEY=...` before the `--set`s."""
-    flags = {
-        **compare_flags(None, seeds, epochs),
-        "--steps": steps,
-        **executor_flags(executor, address),
-    }
-    axes = [grid.from_flag(item) for item in grids]
-    return load_config(config_path, flags, overrides, axes)
-
-
-def show(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name: str | None = None) -> None:
-    """A sweep's table and files, from its runs' records, in its own folder (also
-    `initcmp report`)."""
-    from initcmp.experiments import sweep as sweep_mod
-    from initcmp.report import render_sweep
-
-    summary = sweep_mod.summarise(cfg, checkpoint_dir, log_dir)
-    sweep_mod.save_spec(cfg, log_dir, sweep_name)
-    folder = sweep_mod.folder(cfg, log_dir, sweep_name)
-    files = render_sweep.write_files(summary, folder)
+def show(result: api.Sweep, as_json: bool) -> None:
+    """A sweep's table, and the files it wrote in its own folder (also `initcmp report`)."""
+    files = "wrote " + ", ".join(str(f) for f in result.files)
     if as_json:
-        click.echo(json.dumps(render_sweep.as_json(summary)))
-        click.echo("wrote " + ", ".join(str(f) for f in files), err=True)
+        click.echo(json.dumps(result.summary))
+        click.echo(files, err=True)
         return
-    render_sweep.print_table(summary)
-    for line in render_sweep.notes(summary):
-        click.echo(line)
-    click.echo("wrote " + ", ".join(str(f) for f in files))
-    again = f"initcmp report --sweep {folder.name}"
-    again += "" if cfg.name == DEFAULTS.name else f" --set name={cfg.name}"
-    click.echo(f"sweep {folder.name}: `{again}` shows it again")
+    result.show()
+    click.echo(files)
+    again = f"initcmp report --sweep {result.name}"
+    again += "" if result.config.name == DEFAULTS.name else f" --set name={result.config.name}"
+    click.echo(f"sweep {result.name}: `{again}` shows it again")
 
 
 def _dry_run(cfg, checkpoint_dir, log_dir, as_json: bool, sweep_name=None, need=None) -> None:

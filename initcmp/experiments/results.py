@@ -51,12 +51,14 @@ class Selection:
 @dataclass
 class Outcome:
     """A comparison's summary (stats.summarise's, with `missing_runs`), its records (for
-    the plot), the runs it planned that have no record at `epochs`, by name."""
+    the plot), the runs it planned that have no record at `epochs`, by name, and the
+    config and folders of each record's run."""
 
     summary: dict
     records: list[dict]
     missing: list[str]
     epochs: int
+    runs: list[tuple[Config, RunPaths]] = dataclasses.field(default_factory=list)  # of records
 
     @property
     def read_earlier(self) -> list[str]:
@@ -97,12 +99,13 @@ def outcome(
 ) -> Outcome:
     """The planned runs (each with its own config) read at `epochs`; rows in `order`.
     No finished run at all is an error."""
-    found = []
+    found, where = [], []
     for cfg, paths in planned:
         cfg = at_epochs(cfg, epochs)
         rec = record(cfg, paths)
         if rec is not None:
             found.append((cfg, rec))
+            where.append((cfg, paths))
     if not found:
         raise _no_runs(name, planned[0][1].logs.parent if planned else name)
     # The notebook's published numbers only beside runs that are its experiment.
@@ -111,7 +114,7 @@ def outcome(
     have = {cfg.run_name for cfg, _ in found}
     missing = [cfg.run_name for cfg, _ in planned if cfg.run_name not in have]
     summary["missing_runs"] = len(missing)
-    return Outcome(summary, [rec for _, rec in found], missing, epochs)
+    return Outcome(summary, [rec for _, rec in found], missing, epochs, where)
 
 
 def report(

@@ -227,7 +227,10 @@ def run(
     fresh: bool = False,
     reporter: Reporter | None = None,
 ) -> list[Cell]:
-    """Train every run of the plan that has not finished; return the plan."""
+    """Train every run of the plan that has not finished; return the plan. The reporter
+    hears the sweep's estimated size first."""
+    reporter = reporter or Reporter()
+    reporter.note(f"{cfg.name}: {size_words(estimate(cfg))}")
     cells = plan(cfg)
     launch.train_missing(
         cfg,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +28,30 @@ def save(fig, path: Path) -> None:
 
 
 def pyplot():
+    """matplotlib's pyplot, drawing off screen (Agg), or into a Jupyter kernel's inline
+    backend when it runs in one (ipykernel sets MPLBACKEND), so a returned figure shows."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in os.environ.get("MPLBACKEND", ""):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
 
 
+def detached(fig):
+    """`fig`, let go by pyplot (which would otherwise keep it, and a notebook would show
+    it twice): the figure itself still draws and saves."""
+    pyplot().close(fig)
+    return fig
+
+
 def comparison(summary: dict, records: list[dict], path: Path) -> None:
+    """compare.png: `comparison_figure` at `path`."""
+    save(comparison_figure(summary, records), path)
+
+
+def comparison_figure(summary: dict, records: list[dict]):
     """Left: test accuracy against step (mean over seeds, band = min to max).
     Right: final accuracy per initializer with its 95 % interval, seeds as dots, and
     the notebook's single-run number as a cross."""
@@ -103,17 +119,22 @@ def comparison(summary: dict, records: list[dict], path: Path) -> None:
     if finals.get_legend_handles_labels()[0]:
         finals.legend(loc="lower right")
     fig.tight_layout()
-    save(fig, path)
+    return fig
 
 
 def signal(results: list[dict], path: str | Path) -> Path:
+    """`inspect --plot`: `signal_figure` at `path`."""
+    path = Path(path)
+    save(signal_figure(results), path)
+    return path
+
+
+def signal_figure(results: list[dict]):
     """Activation std and weight-gradient std against depth (log scale), one line per
     initializer; points that are inf or NaN are left out and named in the legend."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
-
-    path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for key, ax, title in (
         ("activation_std", axes[0], "activation std (after the nonlinearity)"),
@@ -144,8 +165,7 @@ def signal(results: list[dict], path: str | Path) -> Path:
         "training images"
     )
     fig.tight_layout()
-    save(fig, path)
-    return path
+    return fig
 
 
 def _widths(hidden: list[int]) -> str:
@@ -153,13 +173,19 @@ def _widths(hidden: list[int]) -> str:
 
 
 def phase_diagram(activation: str, bias_variance: float, path: str | Path) -> Path:
+    """`theory --plot`: `phase_figure` at `path`."""
+    path = Path(path)
+    save(phase_figure(activation, bias_variance), path)
+    return path
+
+
+def phase_figure(activation: str, bias_variance: float):
     """Mean-field theory's phase diagram for `activation`: the critical line χ₁ = 1 in
     (σ_w², σ_b²), and ξ_c against σ_w² at `bias_variance` (Schoenholz et al. 2017, Fig. 1
     and 2, recomputed here by analysis/theory.py)."""
     from initcmp.analysis import theory
 
     plt = pyplot()
-    path = Path(path)
     fig, (line, depth) = plt.subplots(1, 2, figsize=(11, 4.2))
     biases = np.concatenate([np.linspace(0.0, 0.02, 11)[:-1], np.linspace(0.02, 0.3, 29)])
     critical = [theory.critical_weight_variance(activation, b) for b in biases]
@@ -189,5 +215,4 @@ def phase_diagram(activation: str, bias_variance: float, path: str | Path) -> Pa
     for ax in (line, depth):
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    save(fig, path)
-    return path
+    return fig

@@ -174,10 +174,11 @@ def _without(column: str, columns: list[str], rows: list[list[str]]):
     return columns[:i] + columns[i + 1 :], [row[:i] + row[i + 1 :] for row in rows]
 
 
-def to_markdown(summary: dict) -> str:
-    text = terminal.markdown_table(_columns(summary), table_rows(summary))
+def to_markdown(summary: dict, titles: tuple[str, str] = ("", "\n")) -> str:
+    """compare.md: the table and the paired one, each after its title in `titles`."""
+    text = titles[0] + terminal.markdown_table(_columns(summary), table_rows(summary))
     if summary["paired"]:
-        text += "\n" + terminal.markdown_table(PAIRED_COLUMNS, paired_rows(summary))
+        text += titles[1] + terminal.markdown_table(PAIRED_COLUMNS, paired_rows(summary))
     return text
 
 
@@ -217,15 +218,9 @@ def print_inspection(results: list[dict], console=None) -> None:
 
     out = console or terminal.console()
     for result in results:
-        params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
-        title = (
-            f"{result['init']}{f' ({params})' if params else ''}, seed {result['seed']}: "
-            f"{len(result['hidden'])} hidden {result['activation']} layers at "
-            f"initialization, {result['batch']} images, loss {result['loss']:.4g}"
-        )
         terminal.print_table(
             out,
-            title,
+            inspection_title(result),
             diagnose.columns(result),
             diagnose.table_rows(result),
             optional=("act mean", "fan in→out", diagnose.THEORY_GRAD, diagnose.THEORY_ACT),
@@ -233,6 +228,16 @@ def print_inspection(results: list[dict], console=None) -> None:
         )
         terminal.print_notes(out, result["findings"])
         out.print()
+
+
+def inspection_title(result: dict) -> str:
+    """The line above one initializer's `inspect` table."""
+    params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+    return (
+        f"{result['init']}{f' ({params})' if params else ''}, seed {result['seed']}: "
+        f"{len(result['hidden'])} hidden {result['activation']} layers at "
+        f"initialization, {result['batch']} images, loss {result['loss']:.4g}"
+    )
 
 
 def print_initializers(rows: list[dict], console=None) -> None:
@@ -257,39 +262,65 @@ def print_initializers(rows: list[dict], console=None) -> None:
     out.print(grid, highlight=False)
 
 
+THEORY_COLUMNS = ["layer", "σ_w²", "q", "act std", "χ", "δ", "grad"]
+THEORY_TITLE = (
+    "per layer, predicted (δ: the backward signal's std, grad: the weight gradient's, "
+    "each over the logits layer's)"
+)
+
+
 def print_theory(cfg, result: dict, console=None) -> None:
     """`initcmp theory`: the summary in words, then the per-layer predictions."""
+    out = console or terminal.console()
+    terminal.print_notes(out, theory_notes(cfg, result))
+    terminal.print_table(out, THEORY_TITLE, THEORY_COLUMNS, theory_rows(result))
+    if after := theory_after(result):
+        terminal.print_notes(out, after)
+
+
+def theory_after(result: dict) -> list[str]:
+    """What `theory` says below its table: where its δ and grad columns disagree."""
     from initcmp.analysis import predict
+
+    words = predict.gradient_words(result["layers"])
+    return [words] if words else []
+
+
+def theory_notes(cfg, result: dict) -> list[str]:
+    """What `theory` says in words above its table."""
     from initcmp.analysis.diagnose import number
 
-    out = console or terminal.console()
+    layers = result["layers"]
+    return [
+        f"{cfg.model.activation}, {cfg.init.name}: σ_w² = {number(result['weight_variance'])} "
+        f"(hidden to hidden), σ_b² = {number(result['bias_variance'])}, q¹ = "
+        f"{number(layers[0]['q'])} from the training images",
+        f"q* = {number(result['q_star'])}, χ₁ = {number(result['chi_1'])}, c* = "
+        f"{number(result['c_star'])}, χ_c = {number(result['chi_c'])}, ξ_c = "
+        f"{number(result['xi_c'])}, ξ_q = {number(result['xi_q'])}",
+        *(
+            []
+            if "critical_weight_variance" not in result
+            else [
+                "critical line at this σ_b²: σ_w² = "
+                + (
+                    number(result["critical_weight_variance"])
+                    if result["critical_weight_variance"] is not None
+                    else "none (no crossing)"
+                )
+            ]
+        ),
+        result["meaning"],
+    ]
+
+
+def theory_rows(result: dict) -> list[list[str]]:
+    """`theory`'s per-layer table as text cells (THEORY_COLUMNS)."""
+    from initcmp.analysis.diagnose import number
+
     layers = result["layers"]
     names = [f"hidden_{i}" for i in range(len(layers) - 1)] + ["logits"]
-    terminal.print_notes(
-        out,
-        [
-            f"{cfg.model.activation}, {cfg.init.name}: σ_w² = {number(result['weight_variance'])} "
-            f"(hidden to hidden), σ_b² = {number(result['bias_variance'])}, q¹ = "
-            f"{number(layers[0]['q'])} from the training images",
-            f"q* = {number(result['q_star'])}, χ₁ = {number(result['chi_1'])}, c* = "
-            f"{number(result['c_star'])}, χ_c = {number(result['chi_c'])}, ξ_c = "
-            f"{number(result['xi_c'])}, ξ_q = {number(result['xi_q'])}",
-            *(
-                []
-                if "critical_weight_variance" not in result
-                else [
-                    "critical line at this σ_b²: σ_w² = "
-                    + (
-                        number(result["critical_weight_variance"])
-                        if result["critical_weight_variance"] is not None
-                        else "none (no crossing)"
-                    )
-                ]
-            ),
-            result["meaning"],
-        ],
-    )
-    rows = [
+    return [
         [
             name,
             number(r["weight_variance"]),
@@ -301,13 +332,3 @@ def print_theory(cfg, result: dict, console=None) -> None:
         ]
         for name, r in zip(names, layers)
     ]
-    terminal.print_table(
-        out,
-        "per layer, predicted (δ: the backward signal's std, grad: the weight gradient's, "
-        "each over the logits layer's)",
-        ["layer", "σ_w²", "q", "act std", "χ", "δ", "grad"],
-        rows,
-    )
-    words = predict.gradient_words(layers)
-    if words:
-        terminal.print_notes(out, [words])

@@ -31,14 +31,19 @@ MAX_LABELLED = 400  # heatmap cells labelled with their accuracy, at most
 
 
 def sweep(summary: dict, path: Path) -> None:
+    """sweep.png: `figure` at `path`."""
+    save(figure(summary), path)
+
+
+def figure(summary: dict):
+    """A line (and band) per value of a named axis for one numeric axis, else heatmaps."""
     axes = list(summary["axes"])
     named = [k for k in axes if not _numeric(summary["axes"][k])]
     if len(axes) == 1:
-        _lines(summary, axes[0], None, path)
-    elif len(axes) == 2 and len(named) == 1 and len(summary["axes"][named[0]]) <= MAX_LINES:
-        _lines(summary, next(k for k in axes if k != named[0]), named[0], path)
-    else:
-        _heatmaps(summary, axes, path)
+        return _lines(summary, axes[0], None)
+    if len(axes) == 2 and len(named) == 1 and len(summary["axes"][named[0]]) <= MAX_LINES:
+        return _lines(summary, next(k for k in axes if k != named[0]), named[0])
+    return _heatmaps(summary, axes)
 
 
 def _numeric(values: list) -> bool:
@@ -59,7 +64,7 @@ def _logarithmic(values: list) -> bool:
     return max(values) / min(values) > LOG_SPAN
 
 
-def _lines(summary: dict, key: str, by: str | None, path: Path) -> None:
+def _lines(summary: dict, key: str, by: str | None):
     """Accuracy against `key`, one line (and band) per value of `by`: train-set accuracy
     on the left, test accuracy on the right."""
     plt = pyplot()
@@ -99,10 +104,10 @@ def _lines(summary: dict, key: str, by: str | None, path: Path) -> None:
         )
     fig.suptitle(_title(summary))
     fig.tight_layout()
-    save(fig, path)
+    return fig
 
 
-def _heatmaps(summary: dict, axes: list[str], path: Path) -> None:
+def _heatmaps(summary: dict, axes: list[str]):
     """Two axes: train-set and test accuracy. More: one panel per value of the rest."""
     y_key, x_key = (DEPTH, next(k for k in axes if k != DEPTH)) if DEPTH in axes else axes[:2]
     rest = [k for k in axes if k not in (x_key, y_key)]
@@ -121,7 +126,7 @@ def _heatmaps(summary: dict, axes: list[str], path: Path) -> None:
         fig.colorbar(image, ax=ax, label=_label(shown))
     fig.suptitle(_title(summary))
     fig.tight_layout()
-    save(fig, path)
+    return fig
 
 
 def _heatmap(ax, summary, x_key, y_key, fixed: dict, metric: str):
