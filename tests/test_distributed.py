@@ -152,7 +152,7 @@ def test_ray_is_imported_only_when_asked_for():
 
 def test_a_killed_driver_is_rerun_and_finishes_with_the_same_numbers(tmp_path, local):
     """The driver SIGKILLs itself after its first task's results (engine/faults.py, point
-    `task`); `ray stop` ends what the dead driver's instance left, as the README says;
+    `task`); `ray stop` ends what the dead driver's instance left, as docs/guides/cluster.md says;
     the same command then finishes the rest."""
     import os
 

@@ -4,7 +4,7 @@ Every registered initializer's initial weights on the default and the deep netwo
 the default comparison's nine final weights, against tests/fingerprints.json. A failure
 names the initializer (or run) whose numbers this machine computes differently, so the
 drift is found before a published number is: the default comparison's table and the
-README's other results would then not reproduce here. A change meant to change results
+documentation's other results would then not reproduce here. A change meant to change results
 rewrites the reference with `python tests/fingerprint.py`.
 """
 

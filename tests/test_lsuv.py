@@ -26,7 +26,7 @@ for seed in (0, 1):
 def test_lsuv_weights_do_not_depend_on_the_cpu_matmul_kernels():
     """oneDNN and Eigen sum a float32 matmul in different orders, as two CPUs do; before
     LSUV's statistics were taken in float64, the 20-layer weights differed between them
-    (and the README's deep-network numbers between machines)."""
+    (and the deep-network numbers of docs/science/inspect.md between machines)."""
     here = os.path.dirname(__file__)
     shas = []
     for onednn in ("1", "0"):

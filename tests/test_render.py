@@ -196,8 +196,8 @@ def test_a_shrinking_factor_is_not_called_steady_on_a_shallow_network():
 
 
 def test_the_verdict_follows_the_per_layer_factor_as_the_readme_says():
-    # README, 20 ReLU layers: He x0.989 keeps its size, Glorot x0.699 vanishes, N(0, 1)
-    # x11.4 explodes; the same factors give the same verdict on 3 layers.
+    # docs/science/inspect.md, 20 ReLU layers: He x0.989 keeps its size, Glorot x0.699
+    # vanishes, N(0, 1) x11.4 explodes; the same factors give the same verdict on 3 layers.
     for hidden in (3, 20):
         assert "keeps its size" in signal_finding(0.989, hidden)
         assert "vanish" in signal_finding(0.699, hidden)

@@ -39,8 +39,8 @@ from initcmp.data.sources import Dataset
 
 # A signal that changes size more than this across the hidden layers is flagged...
 _DRIFT = 10.0
-# ...and so is one that would across this many (the README's deep network), so that a
-# per-layer factor gets the same verdict at any depth.
+# ...and so is one that would across this many (the deep network of
+# docs/science/inspect.md), so that a per-layer factor gets the same verdict at any depth.
 _DEPTH = 20
 # Within this factor across _DEPTH layers the signal "keeps its size"; between it and
 # _DRIFT it "grows" or "shrinks slowly".

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
 from initcmp.api.results import Comparison, Inspection, Run, RunResult, Sweep, Theory
 from initcmp.config import grid as grid_mod
@@ -14,6 +14,9 @@ from initcmp.config import resolve
 from initcmp.config.schema import Config
 from initcmp.errors import ConfigError, InitcmpError, Interrupted
 from initcmp.store.records import RunPaths
+
+if TYPE_CHECKING:
+    from initcmp.engine.reporter import Reporter
 
 # A config: a shipped config's name (`deep_mlp`), a YAML file's path, or None (built-in).
 ConfigSource = Union[str, Path, None]
@@ -220,7 +223,7 @@ def train(
     checkpoint_dir: str | Path = "checkpoints",
     log_dir: str | Path = "logs",
     fresh: bool = False,
-    progress=False,
+    progress: bool | Reporter = False,
 ) -> RunResult:
     """Train one run, or resume it, or read it back if it has finished (`initcmp train`).
 
@@ -321,7 +324,7 @@ def compare(
     fresh: bool = False,
     executor: str | None = None,
     address: str | None = None,
-    progress=False,
+    progress: bool | Reporter = False,
     write_files: bool = True,
 ) -> Comparison:
     """Train every initializer for every seed and compare them (`initcmp compare`).
@@ -353,8 +356,8 @@ def compare(
         ConfigError: The config or an option is wrong.
         NoResultsError: No run finished (every one was held elsewhere, say).
         ExecutorError: Ray is missing or unreachable.
-        RunInUseError, CheckpointError, DataError, OutOfMemoryError, OutputError,
-        Interrupted: as for `train`.
+        RunInUseError: As for `train`; so are CheckpointError, DataError,
+            OutOfMemoryError, OutputError and Interrupted.
     """
     with library_errors(fresh):
         cfg = make_config(
@@ -399,7 +402,7 @@ def sweep(
     name: str | None = None,
     executor: str | None = None,
     address: str | None = None,
-    progress=False,
+    progress: bool | Reporter = False,
     write_files: bool = True,
 ) -> Sweep:
     """Train a grid of config values times seeds and map accuracy over it (`initcmp sweep`).

@@ -15,12 +15,15 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from initcmp.config.schema import Config
 from initcmp.errors import MissingDependencyError
 from initcmp.store import records
 from initcmp.store.records import RunPaths
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ class Comparison(Result):
             out.append({**flat, "ci95_low": low, "ci95_high": high})
         return out
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> Figure:
         """compare.png's figure: test accuracy against step (mean, band min-max over
         seeds), and each initializer's final accuracy with its 95 % interval.
 
@@ -267,7 +270,7 @@ class Sweep(Result):
             out.append(flat)
         return out
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> Figure:
         """sweep.png's figure: accuracy against one axis (a line per value of a named
         axis), or heatmaps over two axes (with depth = k·ξ_c where theory has them).
 
@@ -328,7 +331,7 @@ class Theory(Result):
         `activation_std`, `chi`, `gradient_ratio`, ..."""
         return self.summary["layers"]
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> Figure:
         """`theory --plot`'s figure: the activation's critical line χ₁ = 1 over σ_b², and
         ξ_c against σ_w² at the config's `init.bias_variance`.
 
@@ -389,7 +392,7 @@ class Inspection(Result):
         `predicted_activation_std`, ...)."""
         return [{"init": r["init"], **layer} for r in self.results for layer in r["layers"]]
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> Figure:
         """`inspect --plot`'s figure: activation std and weight-gradient std against
         depth, a line per initializer, theory dashed.
 

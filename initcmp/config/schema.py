@@ -1,6 +1,6 @@
 """What an experiment config is: frozen dataclasses, each field's meaning and checks.
 
-The defaults below are the notebook's experiment (README, "Config"). How a config is
+The defaults below are the notebook's experiment (docs/guides/configs.md). How a config is
 made from defaults, a YAML file, flags and `--set` items is config/resolve.py, and the value
 checks every source goes through are config/checks.py; this module holds the shape, the
 rules each field's values obey, and the ways out (a plain dict, YAML, the keys that
@@ -43,9 +43,10 @@ NUM_CLASSES = 10
 class DataConfig:
     # mnist, or synthetic: 3,000/1,000 generated 28x28 images, for tests
     name: str = field(default="mnist", metadata=_check(choices=DATASETS))
-    # an mnist.npz or a folder of the four IDX files (gzipped or not); None: find it
+    # an mnist.npz or a folder of the four IDX files (gzipped or not); null: find it offline
+    # (docs/guides/configs.md, "Data"); given and wrong, it is an error
     path: str | None = None
-    # train on the first N images only; None: all of them
+    # train on the first N images only; null: all of them
     train_limit: int | None = field(default=None, metadata=_check(ge=1))
 
 
@@ -56,8 +57,9 @@ class ModelConfig:
     # activation of every hidden layer
     activation: str = field(default="relu", metadata=_check(choices=ACTIVATIONS))
     # Shorthands for `hidden`, which they replace when given: `depth` layers of `width`
-    # units (an unset one comes from `hidden`). Resolved at load (resolve._model):
-    # a loaded config has its layers in `hidden` and these two null.
+    # units (an unset one comes from `hidden`; `depth` alone on a `hidden` of unequal sizes
+    # is an error). Resolved at load (resolve._model): a loaded config has its layers in
+    # `hidden` and these two null, so both spellings are one run.
     depth: int | None = field(default=None, metadata=_check(ge=1))
     width: int | None = field(default=None, metadata=_check(ge=1))
 
@@ -78,14 +80,15 @@ class InitConfig:
     YAML, the kernels' initializer, its parameters and the biases' variance side by side
     (config/resolve.py has the rules for making one)."""
 
-    # an initializer of registry.REGISTRY (`initcmp inits`)
+    # an initializer of registry.REGISTRY (`initcmp inits`), or one of its aliases
     name: str = "he"
     # that initializer's parameters, every one explicit (defaults filled in), read-only
     params: Mapping[str, Any] = field(
         default_factory=lambda: types.MappingProxyType(registry.default_params("he"))
     )
-    # σ_b²: every Dense bias drawn from N(0, σ_b²) (engine/models.py); 0: zeros. A property of
-    # the network's biases, not of the initializer: kept when the name changes.
+    # σ_b²: every Dense bias drawn from N(0, σ_b²), untruncated, seeded per layer apart from
+    # its kernel (engine/models.py); 0: zeros. A property of the network's biases, not of
+    # the initializer: kept when the name changes; written to a config only when nonzero.
     bias_variance: float = field(default=0.0, metadata=_check(ge=0))
 
     def as_dict(self) -> dict:
@@ -122,9 +125,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    # test evaluation every N steps and at each epoch's end; None: once per epoch
+    # test evaluation every N steps and at each epoch's end; null: once per epoch
     every_steps: int | None = field(default=100, metadata=_check(ge=1))
-    # test evaluation batch
+    # most test images per evaluation call (fewer for a large stack: at most 10,000 run x
+    # image rows a call; the numbers are the same either way)
     batch_size: int = field(default=10000, metadata=_check(ge=1))
     # With each test evaluation, the loss and accuracy on the first N training images
     # (the same images for every run and seed): `train_set_accuracy`, what the published
@@ -134,7 +138,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    # checkpoint every N steps (also at each epoch's end and on Ctrl-C); None: not by steps
+    # checkpoint every N steps (also at each epoch's end and on Ctrl-C); null: not by steps
     every_steps: int | None = field(default=200, metadata=_check(ge=1))
     # newest checkpoints kept per run
     keep: int = field(default=3, metadata=_check(ge=1))
@@ -145,20 +149,22 @@ class LogConfig:
     # train loss and accuracy to TensorBoard and the progress bar every N steps
     every_steps: int = field(default=10, metadata=_check(ge=1))
     # Per-layer weight and activation histograms, activation and gradient std, to
-    # TensorBoard at initialization and each epoch's end (analysis/diagnose.py).
+    # TensorBoard at initialization and each epoch's end, on the run's first batch
+    # (analysis/diagnose.py). Training is unchanged, to the bit.
     histograms: bool = False
 
 
 @dataclass(frozen=True)
 class CompareConfig:
-    # the initializers a comparison runs
+    # the initializers a comparison runs (aliases allowed, each runs once; [all]: every one)
     inits: tuple[str, ...] = field(
         default=("random", "glorot", "he"), metadata=_check(initializer=True)
     )
-    # the seeds a comparison runs, each with every initializer
+    # the seeds a comparison (and a sweep) runs, each with every initializer; `--seeds N`: 0..N-1
     seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_check(ge=0))
-    fuse: bool = True  # train the runs together in one compiled step; false: one by one
-    # local, or ray: the runs as Ray tasks (experiments/on_ray.py)
+    # train the runs together in one compiled step (the same bits); false: one by one
+    fuse: bool = True
+    # local, or ray: the runs as Ray tasks (experiments/on_ray.py); `--executor`
     executor: str = field(default="local", metadata=_check(choices=("local", "ray")))
 
 
@@ -167,8 +173,10 @@ class SweepConfig:
     """What `initcmp sweep` runs (config/grid.py): every combination of the grid's values, each
     with every seed of `compare.seeds`."""
 
-    # {dotted key: [values]} or {dotted key: "START:STOP:STEP"} (STOP included); its keys
-    # name the runs' folders (Config.run_name), so a sweep's runs are found again
+    # {dotted key: [values]} or a range {dotted key: "START:STOP:STEP"} (STOP included),
+    # "START:STOP" or "START:STOP:*FACTOR"; any key but name, seed, compare.*, sweep.*,
+    # ray.*. Its keys name the runs' folders (Config.run_name), so a sweep's runs are
+    # found again (docs/guides/sweeps.md)
     grid: Mapping[str, tuple] = field(default_factory=lambda: types.MappingProxyType({}))
 
 
@@ -176,17 +184,21 @@ class SweepConfig:
 class RayConfig:
     """`compare.executor: ray` (experiments/on_ray.py)."""
 
-    address: str | None = None  # a cluster to join; null: a local instance for the command
-    num_cpus: int | None = field(default=None, metadata=_check(ge=1))  # local: null = all
+    # a Ray cluster to join (`--address HOST:PORT`); null: a local instance for the command
+    address: str | None = None
+    # CPUs of that local instance; null: all
+    num_cpus: int | None = field(default=None, metadata=_check(ge=1))
     # CPUs and GPUs each task declares to Ray's scheduler
     cpus_per_task: int = field(default=1, metadata=_check(ge=1))
     gpus_per_task: float = field(default=0.0, metadata=_check(ge=0))
-    retries: int = field(default=2, metadata=_check(ge=0))  # per task, when a worker dies
+    # times a task is retried when its worker dies (killed, out of memory, node lost)
+    retries: int = field(default=2, metadata=_check(ge=0))
 
 
 @dataclass(frozen=True)
 class Config:
-    # experiment name: runs live in <dir>/<name>/<init>-s<seed>/
+    # experiment name: runs live in `<dir>/<name>/<init>-s<seed>/` (a sweep's run is led by
+    # its values of the grid's keys: `<dir>/<name>/scale=1.5,depth=20,<init>-s<seed>@<digest>/`)
     name: str = "mnist_mlp"
     # run seed: initial weights (each layer seeded from seed and layer index), data order
     seed: int = field(default=0, metadata=_check(ge=0))

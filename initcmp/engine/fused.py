@@ -34,7 +34,7 @@ from initcmp.engine import batches
 from initcmp.engine import models
 from initcmp.config.schema import Config, to_dict
 
-# The engine's limits, the defaults of `Engine` (benchmarks/ measures each: README, Speed).
+# The engine's limits, the defaults of `Engine` (benchmarks/ measures each: docs/performance.md).
 # Most runs in one stack; a larger group is cut into equal stacks.
 MAX_RUNS = 16
 # Most rows (run x image) one evaluation call holds: it changes memory, not results.

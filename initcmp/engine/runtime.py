@@ -21,7 +21,7 @@ XLA_CACHE_ENTRIES = 400
 # Packages `import tensorflow` loads only because they are installed, for features initcmp
 # never uses: TFLite's JAX converter imports jax (tensorflow/lite/python/util.py, in a
 # try/except ImportError). Hidden while TensorFlow loads, they cost nothing; imported,
-# jax adds about 0.3 s to every start (README, "Speed").
+# jax adds about 0.3 s to every start (docs/performance.md).
 NOT_FOR_TENSORFLOW = ("jax",)
 
 
@@ -58,7 +58,7 @@ def release() -> None:
     graphs, the models' traced functions), TensorFlow's registered custom gradients,
     then Python's cycles. A process that trains stacks in turn (a sweep, a compare one by
     one) otherwise keeps every stack's graphs, and its memory grows with every stack
-    (README, "Speed"). Weights are unaffected: every layer has its own explicit seed."""
+    (docs/performance.md). Weights are unaffected: every layer has its own explicit seed."""
     import keras
     from tensorflow.python.framework import ops
 
@@ -107,7 +107,7 @@ def _collector_paused(importing: bool):
     made (TensorFlow, Keras, matplotlib: about 320,000 objects that live as long as the
     process) frozen after it: the collector no longer walks them (gc.freeze, the
     pattern the gc docs give): a full collection over them costs a fifth of a second,
-    and tracing the steps triggers several (README, "Speed"). It changes when garbage is
+    and tracing the steps triggers several (docs/performance.md). It changes when garbage is
     freed, never a number."""
     if not importing or not gc.isenabled():
         yield

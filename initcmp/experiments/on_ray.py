@@ -90,7 +90,7 @@ def _start_or_join(ray, options) -> None:
         where = options.address or "a local Ray instance"
         hint = (
             "; a cluster started with `ray start` wants RAY_AUTH_MODE=token and its "
-            'token (README, "Running on a cluster")'
+            "token (docs/guides/cluster.md)"
             if options.address
             else ""
         )
@@ -184,7 +184,7 @@ def _gcs_problem(target: str) -> str | None:
         if code == grpc.StatusCode.UNAUTHENTICATED:
             return (
                 "the head refuses this process's token: run with RAY_AUTH_MODE=token and "
-                'the cluster\'s token (README, "Running on a cluster")'
+                "the cluster's token (docs/guides/cluster.md)"
             )
     finally:
         channel.close()
