@@ -61,8 +61,10 @@ LIBRARY = (
     "initcmp.experiments.sweep.run",
     "initcmp.experiments.launch.train_missing",
     "initcmp.experiments.on_ray.run",
+    "initcmp.engine.coord_check",
+    "initcmp.analysis.width_theory.coordinate_check",
 )
-COMMANDS = {"train", "eval", "compare", "sweep", "inspect"}
+COMMANDS = {"train", "eval", "compare", "sweep", "inspect", "coord-check"}
 SYNTHETIC = "data.name=synthetic"
 
 

@@ -1,0 +1,87 @@
+"""`initcmp coord-check`: the coordinate check of Tensor Programs V across widths, with
+theory's exponents beside the fitted slopes (analysis/width_theory.py); cli/main.py adds
+it to `initcmp`. The learning-rate-transfer figure is `initcmp sweep`'s, for a grid over
+`model.width` and `train.learning_rate` (report/lr_transfer.py)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from initcmp.cli.options import config_options, fails_cleanly, json_option, load_config, plot_option
+from initcmp.errors import OutputError
+from initcmp.inits.parametrizations import PARAMETRIZATIONS
+
+
+@click.command("coord-check", short_help="Layer sizes against width, step by step.")
+@config_options
+@click.option(
+    "--parametrization",
+    "names",
+    multiple=True,
+    type=click.Choice(PARAMETRIZATIONS),
+    help="Check this parametrization (sets `model.parametrization`); repeat to check "
+    "several side by side (default: the config's).",
+)
+@click.option(
+    "--widths",
+    help="Comma-separated hidden widths (sets `coord_check.widths`; built-in default "
+    "128,256,512,1024,2048).",
+)
+@click.option("--steps", type=int, help="Training steps T (sets `coord_check.steps`; default 3).")
+@click.option(
+    "--seeds", type=int, help="Use seeds 0..N-1 (sets `compare.seeds`; built-in default 3)."
+)
+@json_option
+@plot_option(
+    "Write the coordinate-check figure (a panel per step and parametrization) to this PNG."
+)
+@fails_cleanly
+def coord_check(config_path, overrides, names, widths, steps, seeds, as_json, plot_path):
+    """Layer sizes against width, step by step: the coordinate check.
+
+    For each width, the network (its depth, init, parametrization, optimizer and learning
+    rate) is trained for T steps on one fixed batch, for each seed; at every t = 0..T the
+    mean |h| of every layer's output, logits included, is measured. Each layer's slope of
+    log size against log width gets a verdict (stable, or growing or shrinking as
+    width^s) and stands beside Tensor Programs' predicted exponent for its size at
+    initialization and its first update.
+
+    \b
+    Examples:
+      initcmp coord-check --config width_coord_check --plot coord.png
+      initcmp coord-check --parametrization standard --parametrization mup \\
+          --set model.base_width=128 --widths 128,512,2048 --json"""
+    sets = list(overrides)
+    if widths is not None:
+        sets.append(f"coord_check.widths=[{widths}]")
+    if steps is not None:
+        sets.append(f"coord_check.steps={steps}")
+    if seeds is not None:
+        sets.append(f"compare.seeds=[{','.join(map(str, range(max(seeds, 0))))}]")
+    cfgs = [
+        load_config(config_path, {}, [*sets, *([f"model.parametrization={n}"] if n else [])])
+        for n in (names or (None,))
+    ]
+    from initcmp.data import sources
+    from initcmp.analysis import width_theory
+    from initcmp.report import width_report
+    from initcmp.store import records
+
+    dataset = sources.load(cfgs[0].data)
+    results = [width_theory.coordinate_check(cfg, dataset) for cfg in cfgs]
+    if plot_path:
+        try:
+            width_report.figure(results, plot_path)
+        except OutputError as exc:  # name the flag the path came from
+            raise OutputError(f"--plot: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(records.json_safe(results, nonfinite=str), indent=2))
+        return
+    width_report.print_results(results)
+    if plot_path:
+        click.echo(f"wrote {plot_path}")
+
+
+COMMANDS = (coord_check,)
