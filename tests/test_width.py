@@ -343,3 +343,86 @@ def test_coord_check_json_carries_measurements_slopes_and_theory():
     assert first["standard"]["theory"] == 1 and first["mup"]["theory"] == 0
     # the logits' first Adam update grows with width under SP, far less under μP
     assert first["standard"]["slope"] > first["mup"]["slope"] + 0.4
+
+
+# --- learning-rate transfer --------------------------------------------------------------
+
+
+def _cell(par, width, rate, train, test=None):
+    return {
+        "values": {
+            "model.parametrization": par,
+            "model.width": width,
+            "train.learning_rate": rate,
+        },
+        "mean_train_loss": train,
+        "mean_loss": train if test is None else test,
+    }
+
+
+def test_lr_transfer_finds_each_widths_best_and_the_drift():
+    rates = [2.0**-k for k in (12, 11, 10, 9, 8)]
+    axes = {
+        "model.parametrization": ["standard", "mup"],
+        "model.width": [128, 512, 2048],
+        "train.learning_rate": rates,
+    }
+    # standard: the best moves one grid step down per 4x width; mup: it stays at 2^-10.
+    # A diverged cell (None) is never best; nor is inf.
+    losses = {
+        ("standard", 128): [0.9, 0.7, 0.5, 0.3, None],
+        ("standard", 512): [0.8, 0.6, 0.2, 0.4, math.inf],
+        ("standard", 2048): [0.7, 0.1, 0.3, 0.5, None],
+        ("mup", 128): [0.9, 0.7, 0.3, 0.5, 0.8],
+        ("mup", 512): [0.8, 0.6, 0.2, 0.4, 0.9],
+        ("mup", 2048): [0.7, 0.5, 0.1, 0.3, 0.9],
+    }
+    cells = [
+        _cell(p, w, r, loss, test=1.0 + (r == rates[0]) * -0.5)
+        for (p, w), row in losses.items()
+        for r, loss in zip(rates, row)
+    ]
+    transfer = width_theory.lr_transfer(axes, cells)
+    sp, mup = transfer["groups"]
+    assert sp["values"] == {"model.parametrization": "standard"}
+    assert sp["best_train"] == [2.0**-9, 2.0**-10, 2.0**-11]
+    assert sp["drift_train_steps"] == -2 and sp["drift_train_ratio"] == 0.25
+    assert mup["best_train"] == [2.0**-10] * 3 and mup["drift_train_steps"] == 0
+    assert mup["best_test"] == [rates[0]] * 3 and mup["best_test_at_edge"] == [True] * 3
+    assert "moves x0.25 (2 grid steps down)" in width_theory.drift_words(sp, "train", rates)
+    assert "stays at" in width_theory.drift_words(mup, "train", rates)
+    assert "grid's edge" in width_theory.drift_words(mup, "test", rates)
+    assert (
+        width_theory.lr_transfer({"model.depth": [1, 2], "train.learning_rate": [0.1]}, []) is None
+    )
+
+
+def test_a_width_by_learning_rate_sweep_draws_and_states_the_transfer(tmp_path, monkeypatch):
+    import json
+
+    from helpers import run_cli_in
+
+    result = run_cli_in(
+        tmp_path,
+        monkeypatch,
+        "sweep",
+        *SYNTHETIC_ARGS,
+        "--set", "model.parametrization=mup",
+        "--set", "model.base_width=16",
+        "--grid", "model.width=16:32:*2",
+        "--grid", "train.learning_rate=1e-3:1e-1:*10",
+        "--steps", "4",
+        "--seeds", "1",
+        "--set", "eval.every_steps=null",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "learning-rate transfer" in result.output
+    assert "from width 16 to 32" in result.output
+    (folder,) = (tmp_path / "logs" / "mnist_mlp" / "sweeps").iterdir()
+    summary = json.loads((folder / "sweep.json").read_text())
+    transfer = summary["lr_transfer"]
+    assert transfer["widths"] == [16, 32] and len(transfer["learning_rates"]) == 3
+    (group,) = transfer["groups"]
+    assert all(b in transfer["learning_rates"] for b in group["best_train"])
+    assert (folder / "sweep.png").stat().st_size > 0
+    assert "best lr (train-set loss)" in (folder / "sweep.md").read_text()

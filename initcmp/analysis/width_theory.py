@@ -238,3 +238,75 @@ def summary_rows(result: dict) -> list[dict]:
             }
         )
     return rows
+
+
+# --- learning-rate transfer: a sweep over model.width x train.learning_rate --------------
+
+WIDTH, LEARNING_RATE = "model.width", "train.learning_rate"
+# A sweep cell's loss for each metric of the transfer figure (experiments/sweep.describe).
+LOSSES = {"train": "mean_train_loss", "test": "mean_loss"}
+
+
+def lr_transfer(axes: dict, cells: list[dict]) -> dict | None:
+    """Where a sweep's grid has `model.width` and `train.learning_rate` (and maybe other
+    keys, such as `model.parametrization`: a group per combination of their values):
+    per group, each width's loss (train-set and test, the seeds' mean) against the
+    learning rate, each width's best learning rate (the lowest loss; a cell whose runs
+    all diverged has none), and the drift, the best learning rate at the widest width
+    over that at the narrowest, as a ratio and in grid steps (positions in the sorted
+    learning rates). None for any other grid."""
+    if WIDTH not in axes or LEARNING_RATE not in axes:
+        return None
+    others = [k for k in axes if k not in (WIDTH, LEARNING_RATE)]
+    widths, rates = sorted(axes[WIDTH]), sorted(axes[LEARNING_RATE])
+    tables: dict[tuple, dict] = {}
+    for cell in cells:
+        key = tuple(cell["values"][k] for k in others)
+        tables.setdefault(key, {})[(cell["values"][WIDTH], cell["values"][LEARNING_RATE])] = cell
+    groups = []
+    for key, table in tables.items():
+        group: dict = {"values": dict(zip(others, key))}
+        for name, column in LOSSES.items():
+            losses = [[_loss(table.get((w, r)), column) for r in rates] for w in widths]
+            best = [_best(row) for row in losses]
+            group[f"{name}_loss"] = losses
+            group[f"best_{name}"] = [None if b is None else rates[b] for b in best]
+            group[f"best_{name}_at_edge"] = [b in (0, len(rates) - 1) for b in best]
+            ends = (best[0], best[-1])
+            group[f"drift_{name}_steps"] = None if None in ends else ends[1] - ends[0]
+            group[f"drift_{name}_ratio"] = None if None in ends else rates[ends[1]] / rates[ends[0]]
+        groups.append(group)
+    return {"widths": widths, "learning_rates": rates, "others": others, "groups": groups}
+
+
+def _loss(cell: dict | None, column: str) -> float | None:
+    value = None if cell is None else cell.get(column)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _best(row: list) -> int | None:
+    finite = [(v, i) for i, v in enumerate(row) if v is not None]
+    return min(finite)[1] if finite else None
+
+
+def drift_words(group: dict, name: str, rates: list) -> str:
+    """`the best learning rate moves x0.125 (3 grid steps down) from width 128 to 2048`."""
+    steps, ratio = group[f"drift_{name}_steps"], group[f"drift_{name}_ratio"]
+    if steps is None:
+        return "no best learning rate at the narrowest or the widest width (all diverged)"
+    edge = group[f"best_{name}_at_edge"]
+    caveat = (
+        " (a best value at the grid's edge: the optimum may lie beyond it)" if any(edge) else ""
+    )
+    if steps == 0:
+        return f"the best learning rate stays at {rates_words(group[f'best_{name}'][0])}{caveat}"
+    way = "up" if steps > 0 else "down"
+    plural = "" if abs(steps) == 1 else "s"
+    return (
+        f"the best learning rate moves x{ratio:.3g} ({abs(steps)} grid step{plural} {way}){caveat}"
+    )
+
+
+def rates_words(rate: float) -> str:
+    """A learning rate with its log2: `0.000977 (2^-10)`."""
+    return f"{rate:.3g} (2^{math.log2(rate):.3g})"

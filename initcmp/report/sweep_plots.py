@@ -31,6 +31,11 @@ MAX_LABELLED = 400  # heatmap cells labelled with their accuracy, at most
 
 
 def sweep(summary: dict, path: Path) -> None:
+    if summary.get("lr_transfer"):  # model.width x train.learning_rate: report/lr_transfer.py
+        from initcmp.report import lr_transfer
+
+        lr_transfer.figure(summary, path)
+        return
     axes = list(summary["axes"])
     named = [k for k in axes if not _numeric(summary["axes"][k])]
     if len(axes) == 1:
