@@ -16,7 +16,7 @@ from initcmp.inits import parametrizations
 from helpers import SYNTHETIC_ARGS, error_line, run_cli, synthetic_config
 
 # Exponents of the width n of each factor, per role: (init std, multiplier, kernel lr,
-# bias lr). Tensor Programs V Table 8 (μP with a 1/fan_in readout multiplier, as
+# bias lr). Tensor Programs V's μP in its form with a 1/fan_in readout multiplier (as
 # microsoft/mup), Yang & Hu 2021's NTK parametrization (SGD; for Adam its kernel-regime
 # counterpart, inits/parametrizations.py), and the standard network (all 0).
 TABLE = {
@@ -426,3 +426,16 @@ def test_a_width_by_learning_rate_sweep_draws_and_states_the_transfer(tmp_path, 
     assert all(b in transfer["learning_rates"] for b in group["best_train"])
     assert (folder / "sweep.png").stat().st_size > 0
     assert "best lr (train-set loss)" in (folder / "sweep.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--widths", "12x"), "--widths must be whole numbers separated by commas"),
+        (("--widths", "0,4"), "--widths: 'coord_check.widths[0]' must be at least 1"),
+        (("--steps", "0"), "--steps: 'coord_check.steps' must be at least 1"),
+        (("--seeds", "0"), "--seeds: 'compare.seeds' must be a non-empty list"),
+    ],
+)
+def test_bad_coord_check_flags_are_one_line(args, needle):
+    error_line(run_cli("coord-check", *SYNTHETIC_ARGS, *args), needle)

@@ -9,8 +9,10 @@ import json
 
 import click
 
-from initcmp.cli.options import config_options, fails_cleanly, json_option, load_config, plot_option
-from initcmp.errors import OutputError
+from initcmp.cli.options import config_options, fails_cleanly, json_option, overrides_of
+from initcmp.cli.options import plot_option
+from initcmp.config import resolve
+from initcmp.errors import ConfigError, OutputError
 from initcmp.inits.parametrizations import PARAMETRIZATIONS
 
 
@@ -53,16 +55,24 @@ def coord_check(config_path, overrides, names, widths, steps, seeds, as_json, pl
       initcmp coord-check --config width_coord_check --plot coord.png
       initcmp coord-check --parametrization standard --parametrization mup \\
           --set model.base_width=128 --widths 128,512,2048 --json"""
-    sets = list(overrides)
-    if widths is not None:
-        sets.append(f"coord_check.widths=[{widths}]")
-    if steps is not None:
-        sets.append(f"coord_check.steps={steps}")
-    if seeds is not None:
-        sets.append(f"compare.seeds=[{','.join(map(str, range(max(seeds, 0))))}]")
+    flags = [
+        ("coord_check.widths", _widths(widths), "--widths"),
+        ("coord_check.steps", steps, "--steps"),
+        ("compare.seeds", None if seeds is None else list(range(max(seeds, 0))), "--seeds"),
+    ]
+    given = [resolve.Override(key, value, flag) for key, value, flag in flags if value is not None]
     cfgs = [
-        load_config(config_path, {}, [*sets, *([f"model.parametrization={n}"] if n else [])])
-        for n in (names or (None,))
+        resolve.load(
+            config_path,
+            given
+            + [
+                resolve.Override("model.parametrization", n, "--parametrization")
+                for n in [name]
+                if n
+            ]
+            + overrides_of({}, overrides),  # --set last, as everywhere
+        )
+        for name in (names or (None,))
     ]
     from initcmp.data import sources
     from initcmp.analysis import width_theory
@@ -82,6 +92,18 @@ def coord_check(config_path, overrides, names, widths, steps, seeds, as_json, pl
     width_report.print_results(results)
     if plot_path:
         click.echo(f"wrote {plot_path}")
+
+
+def _widths(text: str | None) -> list[int] | None:
+    """`--widths 128,256,512` as a list of whole numbers (their range: the config's check)."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"--widths must be whole numbers separated by commas, like 128,256,512, not {text!r}"
+        ) from None
 
 
 COMMANDS = (coord_check,)

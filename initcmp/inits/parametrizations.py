@@ -17,9 +17,10 @@ multiplier; their learning rate follows their one width-sized dimension (`mup`'s
 "vector-like" parameters), the readout's bias (10 entries, fixed) keeps η.
 
 Table (factors relative to the standard network, m as above; "Adam" covers Adam and
-RMSprop, whose updates normalise the gradient entrywise):
+RMSprop, whose updates normalise the gradient entrywise; "other biases" are the input
+and hidden layers', whose m is their fan-out's):
 
-| | input kernel | hidden kernel | readout kernel | hidden biases | readout bias |
+| | input kernel | hidden kernel | readout kernel | other biases | readout bias |
 |---|---|---|---|---|---|
 | standard: everything | 1 | 1 | 1 | 1 | 1 |
 | mup init std | 1 | 1 | sqrt(m) (or zero) | - | - |
@@ -31,8 +32,9 @@ RMSprop, whose updates normalise the gradient entrywise):
 | ntk SGD lr | 1 | 1 | 1 | 1 | 1 |
 | ntk Adam lr | 1/sqrt(m) | 1/m_in | 1/sqrt(m) | 1/sqrt(m) | 1 |
 
-μP is Tensor Programs V's Table 8 (Yang et al. 2022, arXiv:2203.03466: readout init
-variance 1 (in width), multiplier 1/fan_in; Adam learning rate η/fan_in for hidden
+μP is Tensor Programs V's (Yang et al. 2022, arXiv:2203.03466), in the form of its
+tables with a readout multiplier (readout init variance 1 (in width), multiplier
+1/fan_in; Adam learning rate η/fan_in for hidden
 weights and η elsewhere; SGD η·fan_out for input weights and biases, η·fan_in for the
 readout, η for hidden weights), in the base-width-relative form of `microsoft/mup`:
 `MuReadout` (output_mult / width_mult on its input, weights rescaled by
