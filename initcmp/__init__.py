@@ -38,11 +38,13 @@ __all__ = [
     "load",
     "theory",
     "inspect",
+    "coord_check",
     "Result",
     "Comparison",
     "Sweep",
     "Theory",
     "Inspection",
+    "CoordCheck",
     "RunResult",
     "Run",
 ]

@@ -349,3 +349,18 @@ def test_the_example_notebook_runs_end_to_end(tmp_path, monkeypatch):
     assert "| depth | scale |" in markdown  # the sweep's table
     assert sum("image/png" in d for d in shown) >= 3  # comparison, heatmap, curves
     assert (tmp_path / "logs" / "mnist_mlp" / "compare.png").is_file()  # there, not in examples/
+
+
+def test_coord_check_gives_the_clis_numbers_and_figure(tmp_path):
+    small = {**SYNTHETIC, "model.base_width": 16}
+    result = initcmp.coord_check(
+        parametrizations=["standard", "mup"], widths=[16, 32], steps=1, seeds=1, overrides=small
+    )
+    args = ["coord-check", "--parametrization", "standard", "--parametrization", "mup"]
+    args += ["--widths", "16,32", "--steps", "1", "--seeds", "1", *SYNTHETIC_ARGS]
+    args += ["--set", "model.base_width=16"]
+    assert result.summary == json.loads(cli(*args, "--json").stdout)
+    assert {r["parametrization"] for r in result.rows} == {"standard", "mup"}
+    assert "| layer |" in result._repr_markdown_()
+    figure = result.plot(tmp_path / "coord.png")
+    assert type(figure).__name__ == "Figure" and len(figure.axes) == 4  # 2 rows x t = 0, 1

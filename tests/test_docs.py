@@ -7,6 +7,7 @@ the README and the pages speak of the product, not of how it was developed.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 from pathlib import Path
@@ -31,7 +32,8 @@ def test_the_config_reference_documents_every_key():
 
     rows = {key: doc for key, _, _, _, doc in _hooks().config_rows()}
     keys = [k for k in schema.all_keys() if k != "init"]  # init's keys: name, its params, ...
-    keys += ["init.name", "init.PARAM", "init.bias_variance"]
+    init = [f"init.{f.name}" for f in dataclasses.fields(schema.InitConfig) if f.name != "params"]
+    keys += ["init.PARAM", *init]  # name, bias_variance, readout: beside the parameters
     assert sorted(rows) == sorted(keys)
     undocumented = [key for key, doc in rows.items() if len(doc.split()) < 3]
     assert not undocumented, f"write a comment above these fields in schema.py: {undocumented}"

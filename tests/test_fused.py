@@ -38,6 +38,24 @@ def many(tmp, runs, dataset, **kw):
             "model.activation=tanh",
             "train.optimizer=rmsprop",
         ),
+        # Width parametrizations: forward multipliers, per-layer learning rates, scaled
+        # and zero readouts (inits/parametrizations.py), away from the base width.
+        ("model.parametrization=mup", "model.base_width=16", "model.hidden=[64, 32]"),
+        (
+            "model.parametrization=mup",
+            "model.base_width=16",
+            "init.readout=zero",
+            "train.optimizer=sgd",
+            "train.learning_rate=0.05",
+        ),
+        (
+            "model.parametrization=ntk",
+            "model.base_width=32",
+            "model.hidden=[64, 48]",
+            "model.activation=tanh",
+            "train.optimizer=rmsprop",
+        ),
+        ("model.parametrization=ntk", "model.base_width=64", "train.optimizer=sgd"),
     ],
 )
 def test_fused_runs_are_bit_identical_to_runs_alone(tmp_path, syn, extra):

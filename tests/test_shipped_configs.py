@@ -14,7 +14,16 @@ from helpers import load_config, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ROOT / "initcmp" / "config" / "presets"
-NAMES = ["deep_mlp", "edge_of_chaos", "he_depth", "mnist_mlp", "sigmoid_mlp", "tanh_mlp"]
+NAMES = [
+    "deep_mlp",
+    "edge_of_chaos",
+    "he_depth",
+    "mnist_mlp",
+    "sigmoid_mlp",
+    "tanh_mlp",
+    "width_coord_check",
+    "width_lr_transfer",
+]
 
 
 def test_the_configs_are_shipped_and_the_repos_folder_is_the_same_files():
@@ -61,8 +70,8 @@ def test_a_path_not_found_names_the_shipped_configs(path, tmp_path, monkeypatch)
         load_config(path)
     assert str(info.value) == (
         f"{path}: config file not found; the shipped configs are: "
-        "deep_mlp, edge_of_chaos, he_depth, mnist_mlp, sigmoid_mlp, tanh_mlp "
-        "(`--config NAME`, from any folder)"
+        "deep_mlp, edge_of_chaos, he_depth, mnist_mlp, sigmoid_mlp, tanh_mlp, "
+        "width_coord_check, width_lr_transfer (`--config NAME`, from any folder)"
     )
 
 

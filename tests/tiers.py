@@ -62,17 +62,19 @@ LIBRARY = (
     "initcmp.experiments.sweep.run",
     "initcmp.experiments.launch.train_missing",
     "initcmp.experiments.on_ray.run",
+    "initcmp.engine.coord_check",
+    "initcmp.analysis.width_theory.coordinate_check",
     # The Python API's functions that build a model or train (initcmp/api), by each name
     # they are reached by: `initcmp.compare`, `initcmp.api.compare`, `api.commands...`.
     *(
         f"{where}.{name}"
         for where in ("initcmp", "initcmp.api", "initcmp.api.commands")
-        for name in ("train", "evaluate", "compare", "sweep", "inspect")
+        for name in ("train", "evaluate", "compare", "sweep", "inspect", "coord_check")
     ),
 )
 # Running a notebook (examples/initcmp.ipynb) in a Jupyter kernel: it trains there.
 KERNELS = ("nbclient",)
-COMMANDS = {"train", "eval", "compare", "sweep", "inspect"}
+COMMANDS = {"train", "eval", "compare", "sweep", "inspect", "coord-check"}
 SYNTHETIC = "data.name=synthetic"
 
 

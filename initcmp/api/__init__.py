@@ -22,6 +22,7 @@ imports what it needs when it runs.
 from initcmp.api.commands import (
     FLAG_KEYS,
     compare,
+    coord_check,
     evaluate,
     inspect,
     library_errors,
@@ -32,7 +33,16 @@ from initcmp.api.commands import (
     theory,
     train,
 )
-from initcmp.api.results import Comparison, Inspection, Result, Run, RunResult, Sweep, Theory
+from initcmp.api.results import (
+    Comparison,
+    CoordCheck,
+    Inspection,
+    Result,
+    Run,
+    RunResult,
+    Sweep,
+    Theory,
+)
 
 __all__ = [
     "make_config",
@@ -43,11 +53,13 @@ __all__ = [
     "load",
     "theory",
     "inspect",
+    "coord_check",
     "Result",
     "Comparison",
     "Sweep",
     "Theory",
     "Inspection",
+    "CoordCheck",
     "RunResult",
     "Run",
     "FLAG_KEYS",

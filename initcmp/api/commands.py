@@ -8,7 +8,15 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
-from initcmp.api.results import Comparison, Inspection, Run, RunResult, Sweep, Theory
+from initcmp.api.results import (
+    Comparison,
+    CoordCheck,
+    Inspection,
+    Run,
+    RunResult,
+    Sweep,
+    Theory,
+)
 from initcmp.config import grid as grid_mod
 from initcmp.config import resolve
 from initcmp.config.schema import Config
@@ -635,3 +643,58 @@ def inspect(
 
         dataset = sources.load(cfgs[0].data)
         return Inspection([diagnose.inspect(c, dataset, batch) for c in cfgs])
+
+
+def coord_check(
+    config: ConfigSource = None,
+    *,
+    parametrizations: Sequence[str] = (),
+    widths: Sequence[int] | None = None,
+    steps: int | None = None,
+    seeds: int | Sequence[int] | None = None,
+    overrides: Overrides = None,
+) -> CoordCheck:
+    """The coordinate check of Tensor Programs V (`initcmp coord-check`).
+
+    For each width, the network (its depth, init, parametrization, optimizer and learning
+    rate) trains `steps` steps on one fixed batch, for each seed; at every t = 0..steps
+    the mean |h| of every layer's output, logits included, is measured, and each layer's
+    slope of log size against log width stands beside Tensor Programs' exponent.
+
+    Args:
+        config: A shipped config's name (`"width_coord_check"`), a path, or None.
+        parametrizations: Check each of these (`"standard"`, `"ntk"`, `"mup"`) side by
+            side; empty: the config's `model.parametrization`.
+        widths: The hidden widths (`coord_check.widths`).
+        steps: Training steps T (`coord_check.steps`).
+        seeds: N for seeds 0..N-1, or a list of seeds.
+        overrides: `{dotted key: value}` (or `"key=value"` strings), applied last.
+
+    Returns:
+        A `CoordCheck`: `.summary` is `--json`'s list, `.rows` the per-layer slopes.
+
+    Raises:
+        ConfigError: The config or an option is wrong (e.g. ntk or mup without
+            `model.base_width`).
+        DataError: The training images cannot be read.
+        OutOfMemoryError: A width does not fit.
+    """
+    with library_errors():
+        flags = [
+            ("coord_check.widths", None if widths is None else list(widths), "--widths"),
+            ("coord_check.steps", steps, "--steps"),
+            ("compare.seeds", _seeds(seeds), "--seeds"),
+        ]
+        given = [resolve.Override(k, v, flag) for k, v, flag in flags if v is not None]
+        chosen = [
+            [resolve.Override("model.parametrization", name, "--parametrization")]
+            for name in parametrizations
+        ]
+        cfgs = [  # --set last, as everywhere
+            resolve.load(config, given + each + _sets(overrides)) for each in chosen or [[]]
+        ]
+        from initcmp.analysis import width_theory
+        from initcmp.data import sources
+
+        dataset = sources.load(cfgs[0].data)
+        return CoordCheck([width_theory.coordinate_check(cfg, dataset) for cfg in cfgs])

@@ -427,6 +427,61 @@ class Inspection(Result):
         return f"<Inspection {', '.join(self.findings)}: {len(self.rows)} layers>"
 
 
+class CoordCheck(Result):
+    """The coordinate check (`coord-check`): each layer's size against width, step by
+    step, for one or more parametrizations, with fitted slopes and theory's exponents.
+
+    Attributes:
+        summary: `initcmp coord-check --json`'s list, one object per parametrization:
+            its settings, `layers`, `size` and `change` (indexed `[t][width][seed][layer]`),
+            `theory` and `slopes` (-inf as "-inf").
+    """
+
+    def __init__(self, results: list[dict]):
+        self._results = results
+        self.summary = _plain(records.json_safe(results, nonfinite=str))
+
+    @property
+    def rows(self) -> list[dict]:
+        """One per parametrization and layer: the slope of its size at t = 0 and of its
+        first update beside theory's exponents, and the last step's verdict."""
+        from initcmp.analysis import width_theory
+
+        return [
+            {"parametrization": r["parametrization"], **row}
+            for r in self._results
+            for row in width_theory.summary_rows(r)
+        ]
+
+    def plot(self, path: str | Path | None = None) -> Figure:
+        """`coord-check --plot`'s figure: a panel per step t and parametrization, mean |h|
+        against width on log axes, a line per layer with a band over seeds.
+
+        Args:
+            path: Also write it there as a PNG.
+
+        Returns:
+            The matplotlib Figure.
+        """
+        from initcmp.report import width_report
+
+        return _figure(width_report.figure(self._results), path)
+
+    def _draw(self, console) -> None:
+        from initcmp.report import width_report
+
+        width_report.print_results(self._results, console)
+
+    def markdown(self) -> str:
+        from initcmp.report import width_report
+
+        return width_report.markdown(self._results)
+
+    def __repr__(self) -> str:
+        names = ", ".join(r["parametrization"] for r in self._results)
+        return f"<CoordCheck {names}: widths {self._results[0]['widths']}>"
+
+
 class RunResult(Result):
     """One run's result (`train`, `evaluate`).
 

@@ -19,6 +19,7 @@ from initcmp import api
 from initcmp.cli import runs
 from initcmp.cli import sweep
 from initcmp.cli import explain
+from initcmp.cli import width
 from initcmp.cli.options import (
     checkpoint_dir_option,
     compare_options,
@@ -36,7 +37,7 @@ from initcmp.cli.options import (
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"]},
-    commands=sweep.COMMANDS + runs.COMMANDS + explain.COMMANDS,
+    commands=sweep.COMMANDS + runs.COMMANDS + explain.COMMANDS + width.COMMANDS,
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="initcmp")

@@ -32,7 +32,7 @@ from initcmp.errors import ConfigError
 
 # Sections a grid cannot sweep: they say how an experiment runs, not what a run is
 # (seeds have `compare.seeds`).
-NOT_SWEPT = ("name", "seed", "compare", "sweep", "ray")
+NOT_SWEPT = ("name", "seed", "compare", "sweep", "ray", "coord_check")
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _RANGE = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*(?::\s*(\*?)\s*({_NUMBER}))?\s*$")

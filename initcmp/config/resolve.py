@@ -194,7 +194,15 @@ def from_dict(
 ) -> Config:
     """Build a Config from a nested mapping, naming the first bad key and where it came
     from: `sources[key]` (or of the section above it that was set whole), else `source`."""
-    return _build(Config, raw, _Sources(source, sources), prefix="")
+    cfg = _build(Config, raw, _Sources(source, sources), prefix="")
+    if cfg.init.name == "lsuv" and cfg.model.parametrization != "standard":
+        # LSUV rescales every layer to unit output variance: it would undo the
+        # parametrization's init factors.
+        raise ConfigError(
+            f"{source}: 'init.name' lsuv takes the standard parametrization only, not "
+            f"'model.parametrization' {cfg.model.parametrization!r}"
+        )
+    return cfg
 
 
 def _build(cls: type, raw: Any, sources: _Sources, prefix: str) -> Any:
@@ -238,6 +246,12 @@ def _model(model: ModelConfig, sources: _Sources) -> ModelConfig:
     """`model.depth` and `model.width` win over `model.hidden`: `depth` layers of `width`
     units, an unset one taken from `hidden`. The result keeps its layers in `hidden`
     alone, so two spellings of one network are one run."""
+    if model.parametrization != "standard" and model.base_width is None:
+        raise ConfigError(
+            f"{sources.of('model.parametrization')}: 'model.parametrization' "
+            f"{model.parametrization!r} needs 'model.base_width' (the width at which it "
+            "is the standard network)"
+        )
     if model.depth is None and model.width is None:
         return model
     width = model.width
@@ -255,7 +269,7 @@ def _model(model: ModelConfig, sources: _Sources) -> ModelConfig:
 # --- The `init` section: all its rules, in one place (applied while sources merge) ---
 
 # The keys of `init` that every initializer takes and a new name keeps (rule 4).
-_KEPT = ("bias_variance",)
+_KEPT = ("bias_variance", "readout")
 
 
 def _shorthand(value: Any) -> Any:
@@ -277,6 +291,7 @@ def _put_init(raw: dict, value: Any, source: str, sources: _Sources) -> None:
          describes the network's biases, not the kernels' initializer, so a new name
          keeps it (`--init glorot` on `{name: he, bias_variance: 0.05}` keeps 0.05, and
          a comparison runs every initializer with the config's), like rule 2's same name.
+         So is `readout` (`init` or `zero`: the logits' kernel drawn, or zero).
     """
     value = _shorthand(value)
     current = raw.get("init")
@@ -340,12 +355,16 @@ def _build_init(raw: Any, sources: _Sources) -> InitConfig:
         registry.check_params(name, params)
     except ConfigError as exc:
         raise ConfigError(f"{sources.newest('init')}: {exc}") from None
-    biases = _bias_variance(raw, sources)
-    return InitConfig(name=name, params=types.MappingProxyType(params), bias_variance=biases)
+    return InitConfig(
+        name=name,
+        params=types.MappingProxyType(params),
+        bias_variance=_kept(raw, sources, "bias_variance", float),
+        readout=_kept(raw, sources, "readout", str),
+    )
 
 
-def _bias_variance(raw: Mapping, sources: _Sources) -> float:
-    """Rule 4's σ_b², checked by InitConfig's own rules (a finite number >= 0)."""
-    spec = next(f for f in dataclasses.fields(InitConfig) if f.name == "bias_variance")
+def _kept(raw: Mapping, sources: _Sources, name: str, kind: type) -> Any:
+    """One of rule 4's keys (σ_b², the readout), checked by InitConfig's own rules."""
+    spec = next(f for f in dataclasses.fields(InitConfig) if f.name == name)
     value, where = raw.get(spec.name, spec.default), sources.of(f"init.{spec.name}")
-    return check_value(value, float, spec.metadata["rules"], where, f"init.{spec.name}")
+    return check_value(value, kind, spec.metadata["rules"], where, f"init.{spec.name}")

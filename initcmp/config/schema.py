@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from initcmp.inits import registry
+from initcmp.inits import parametrizations, registry
 from initcmp.config import run_names
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
@@ -62,6 +62,15 @@ class ModelConfig:
     # `hidden` and these two null, so both spellings are one run.
     depth: int | None = field(default=None, metadata=_check(ge=1))
     width: int | None = field(default=None, metadata=_check(ge=1))
+    # How each layer's init scale, forward multiplier and learning rate follow the width
+    # (inits/parametrizations.py has the table): standard (Keras' network as it is), ntk
+    # (Yang & Hu 2021) or mup (maximal update, Tensor Programs V; microsoft/mup)
+    parametrization: str = field(
+        default="standard", metadata=_check(choices=parametrizations.PARAMETRIZATIONS)
+    )
+    # The width at which ntk and mup are the standard network, bit for bit (mup's base
+    # shapes); needed by ntk and mup, unused by standard
+    base_width: int | None = field(default=None, metadata=_check(ge=1))
 
     def widths(self) -> list[int]:
         """Every layer's width, the input (a flattened image) first and the logits last."""
@@ -90,12 +99,18 @@ class InitConfig:
     # its kernel (engine/models.py); 0: zeros. A property of the network's biases, not of
     # the initializer: kept when the name changes; written to a config only when nonzero.
     bias_variance: float = field(default=0.0, metadata=_check(ge=0))
+    # The readout (logits) kernel: `init`, drawn by the initializer like the others, or
+    # `zero`, as microsoft/mup recommends for μP (its readout_zero_init). Kept, like the
+    # bias variance, when the name changes.
+    readout: str = field(default="init", metadata=_check(choices=("init", "zero")))
 
     def as_dict(self) -> dict:
         """The YAML form: the parameters beside the name, not under `params`; the bias
-        variance only when nonzero, so every zero-bias run's config.yaml is as it was."""
+        variance only when nonzero and the readout only when zero, so every other run's
+        config.yaml is as it was."""
         biases = {"bias_variance": self.bias_variance} if self.bias_variance else {}
-        return {"name": self.name, **dict(self.params), **biases}
+        readout = {"readout": self.readout} if self.readout != "init" else {}
+        return {"name": self.name, **dict(self.params), **biases, **readout}
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,17 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
+class CoordCheckConfig:
+    """What `initcmp coord-check` measures (engine/coord_check.py): the network at each
+    width, trained on one fixed batch, each seed of `compare.seeds` (mup's coord check)."""
+
+    # the hidden widths, every hidden layer that wide (model.hidden's depth is kept)
+    widths: tuple[int, ...] = field(default=(128, 256, 512, 1024, 2048), metadata=_check(ge=1))
+    # training steps after initialization: a panel for each t = 0..steps
+    steps: int = field(default=3, metadata=_check(ge=1))
+
+
+@dataclass(frozen=True)
 class RayConfig:
     """`compare.executor: ray` (experiments/on_ray.py)."""
 
@@ -211,7 +237,19 @@ class Config:
     log: LogConfig = LogConfig()  # TensorBoard logging
     compare: CompareConfig = CompareConfig()  # what `initcmp compare` runs
     sweep: SweepConfig = SweepConfig()  # what `initcmp sweep` runs
+    coord_check: CoordCheckConfig = CoordCheckConfig()  # what `initcmp coord-check` measures
     ray: RayConfig = RayConfig()  # where, with `compare.executor: ray`
+
+    def layer_scalings(self) -> list[parametrizations.LayerScaling]:
+        """Each Dense layer's init factor, forward multiplier and learning-rate factors
+        under `model.parametrization` (all 1 for standard)."""
+        return parametrizations.scalings(
+            self.model.parametrization,
+            self.model.widths(),
+            self.model.base_width,
+            self.train.optimizer,
+            zero_readout=self.init.readout == "zero",
+        )
 
     @functools.cached_property  # a sweep's plan asks it of each run many times
     def run_name(self) -> str:
@@ -304,12 +342,19 @@ def dump_yaml(cfg: Config) -> str:
 
 def run_identity(cfg: Config) -> dict:
     """The values of RUN_KEYS, flattened to dotted keys, for comparing two runs (the
-    bias variance always, 0 too, which the written config leaves out)."""
+    bias variance always, 0 too, which the written config leaves out). The width keys
+    only for a parametrization other than standard: a standard run's identity, and so
+    its sweep folder's digest, is what it was before parametrizations existed."""
     sections = {k.split(".")[0] for k in RUN_KEYS}  # only these are written out
     raw = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name in sections}
     raw = {k: to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in raw.items()}
     flat = {**flatten(raw), "init.bias_variance": cfg.init.bias_variance}
+    if cfg.model.parametrization == "standard":
+        flat = {k: v for k, v in flat.items() if k not in _WIDTH_KEYS}
     return {k: v for k, v in flat.items() if any(k == r or k.startswith(r + ".") for r in RUN_KEYS)}
+
+
+_WIDTH_KEYS = ("model.parametrization", "model.base_width")
 
 
 def flatten(raw: Mapping, prefix: str = "") -> dict:

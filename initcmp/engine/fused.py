@@ -137,6 +137,8 @@ class StackedRuns:
         self.eval_batch_size = cfg.eval.batch_size
         self.train_images = min(cfg.eval.train_images, len(dataset.y_train))
         self._activation = keras.activations.get(cfg.model.activation)
+        # Each layer's forward multiplier (model.parametrization; 1: none applied).
+        self._multipliers = [s.multiplier for s in cfg.layer_scalings()]
         # Images flattened to (N, 784) uint8, labels (N,): gathered inside the steps.
         self._x_train, self._x_test, self._y_train, self._y_test = engine.tensors(dataset)
         self.own(members)
@@ -208,7 +210,7 @@ class StackedRuns:
         """x: (K, B, 784) floats in [0, 1]."""
         h, pairs = x, list(zip(self.variables[0::2], self.variables[1::2]))
         for i, (kernel, bias) in enumerate(pairs):
-            h = dense(h, kernel, bias)
+            h = dense(h, kernel, bias, self._multipliers[i])
             if i < len(pairs) - 1:
                 h = self._activation(h)
         return h
@@ -332,20 +334,25 @@ def chunk_images(n: int, batch_size: int, slots: int, rows: int = EVAL_ROWS) -> 
 # --- The exact math of a stack: the same bits for any number of runs (module docstring) ---
 
 
-def dense(h, kernel, bias):
-    """h @ kernel + bias, with the bias gradient summed by `ordered_sum` (module docstring)."""
+def dense(h, kernel, bias, multiplier: float = 1.0):
+    """h @ kernel + bias, with the bias gradient summed by `ordered_sum` (module docstring);
+    with a forward multiplier (model.parametrization) multiplier * (h @ kernel) + bias,
+    its gradients through the product multiplied elementwise, so any K gives the same bits.
+    A multiplier of 1 is not applied at all: a standard stack's arithmetic is unchanged."""
     import tensorflow as tf
 
     @tf.custom_gradient
     def dense(h, kernel, bias):
         def grad(dy):
+            dz = dy if multiplier == 1.0 else dy * multiplier
             return (
-                tf.matmul(dy, kernel, transpose_b=True),
-                tf.matmul(h, dy, transpose_a=True),
+                tf.matmul(dz, kernel, transpose_b=True),
+                tf.matmul(h, dz, transpose_a=True),
                 ordered_sum(dy, axis=-2, keepdims=True),
             )
 
-        return tf.matmul(h, kernel) + bias, grad
+        z = tf.matmul(h, kernel)
+        return (z if multiplier == 1.0 else z * multiplier) + bias, grad
 
     return dense(h, kernel, bias)
 

@@ -25,18 +25,62 @@ def build_model(cfg: Config):
 
     layers = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="flatten")]
     sizes = cfg.model.widths()[1:]
-    for index, units in enumerate(sizes):
+    scalings = cfg.layer_scalings()
+    for index, (units, scaling) in enumerate(zip(sizes, scalings)):
         is_output = index == len(sizes) - 1
+        dense, extra = keras.layers.Dense, {}
+        if scaling.multiplier != 1.0:
+            dense, extra = scaled_dense(), {"multiplier": scaling.multiplier}
         layers.append(
-            keras.layers.Dense(
+            dense(
                 units,
                 activation=None if is_output else cfg.model.activation,
                 kernel_initializer=registry.build(cfg.init.name, cfg.init.params, cfg.seed, index),
                 bias_initializer=bias_initializer(cfg.init.bias_variance, cfg.seed, index),
                 name="logits" if is_output else f"hidden_{index}",
+                **extra,
             )
         )
-    return keras.Sequential(layers, name=cfg.name)
+    model = keras.Sequential(layers, name=cfg.name)
+    for layer, scaling in zip(dense_layers(model), scalings):
+        if scaling.init_std == 0.0:  # init.readout: zero, biases too (mup's readout_zero_init)
+            layer.kernel.assign(keras.ops.zeros_like(layer.kernel))
+            layer.bias.assign(keras.ops.zeros_like(layer.bias))
+        elif scaling.init_std != 1.0:
+            layer.kernel.assign(layer.kernel * scaling.init_std)
+    return model
+
+
+_SCALED_DENSE: list = []  # the class, made once, on first use (it needs Keras)
+
+
+def scaled_dense():
+    """A Dense layer whose output is `multiplier * (x @ W) + b`, the arithmetic of the
+    fused engine's `fused.dense` with a multiplier."""
+    if _SCALED_DENSE:
+        return _SCALED_DENSE[0]
+    import keras
+
+    class ScaledDense(keras.layers.Dense):
+        def __init__(self, units, multiplier: float = 1.0, **kwargs):
+            super().__init__(units, **kwargs)
+            self.multiplier = float(multiplier)
+
+        def call(self, inputs, training=None):
+            x = keras.ops.matmul(inputs, self.kernel) * self.multiplier
+            x = keras.ops.add(x, self.bias)
+            return self.activation(x) if self.activation is not None else x
+
+        def get_config(self):
+            return {**super().get_config(), "multiplier": self.multiplier}
+
+    _SCALED_DENSE.append(ScaledDense)
+    return ScaledDense
+
+
+def multiplier(layer) -> float:
+    """A Dense layer's forward multiplier: 1 for Keras' own Dense."""
+    return getattr(layer, "multiplier", 1.0)
 
 
 def bias_initializer(variance: float, seed: int, layer: int):
@@ -64,7 +108,32 @@ def build_optimizer(cfg: Config):
         "sgd": keras.optimizers.SGD,
         "rmsprop": keras.optimizers.RMSprop,
     }[cfg.train.optimizer]
-    return make(learning_rate=cfg.train.learning_rate)
+    factors = [f for s in cfg.layer_scalings() for f in (s.kernel_lr, s.bias_lr)]
+    if all(f == 1.0 for f in factors):  # standard: Keras' optimizer as it is
+        return make(learning_rate=cfg.train.learning_rate)
+    return per_variable(make)(factors, learning_rate=cfg.train.learning_rate)
+
+
+def per_variable(make):
+    """Keras optimizer class `make` with a learning-rate factor per variable, in the
+    order the optimizer is built with (a model's trainable variables: kernel, bias, ...;
+    the fused stack's, in the same order): each variable's update is the class's own,
+    at learning rate × its factor (microsoft/mup's MuAdam and MuSGD do this with
+    parameter groups). A factor of 1 leaves its variable's arithmetic untouched."""
+
+    class PerVariable(make):
+        def __init__(self, factors, **kwargs):
+            super().__init__(**kwargs)
+            self.lr_factors = list(factors)
+
+        def update_step(self, gradient, variable, learning_rate):
+            factor = self.lr_factors[self._get_variable_index(variable)]
+            if factor != 1.0:
+                learning_rate = learning_rate * factor
+            return super().update_step(gradient, variable, learning_rate)
+
+    PerVariable.__name__ = f"PerVariable{make.__name__}"
+    return PerVariable
 
 
 def dense_layers(model) -> list:
@@ -84,7 +153,10 @@ def pre_activation(layer, h):
     the layer's own call."""
     import tensorflow as tf
 
-    return tf.matmul(h, layer.kernel) + layer.bias
+    scale = multiplier(layer)
+    if scale == 1.0:
+        return tf.matmul(h, layer.kernel) + layer.bias
+    return tf.matmul(h, layer.kernel) * scale + layer.bias
 
 
 def forward(model, activation: str, x) -> list[tuple]:

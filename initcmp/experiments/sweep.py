@@ -35,6 +35,7 @@ from initcmp.experiments import cost, results
 from initcmp.experiments import launch
 from initcmp.report import stats
 from initcmp.analysis import theory
+from initcmp.analysis import width_theory
 from initcmp.config.schema import Config
 from initcmp.data.sources import Dataset
 from initcmp.errors import ConfigError, NoResultsError, OutputError
@@ -248,7 +249,8 @@ def run(
 def summarise(
     cfg: Config, checkpoint_root: str | Path = "checkpoints", log_root: str | Path = "logs"
 ) -> dict:
-    """`{"name", "axes": {key: [values]}, "seeds", "budget", "cells": [...], "missing_runs"}`,
+    """`{"name", "axes": {key: [values]}, "seeds", "budget", "cells": [...], "missing_runs",
+    "lr_transfer"}`,
     each cell read from its runs' records (plain files: no TensorFlow). No finished run
     at all is an error."""
     planned, cells, missing = plan(cfg), [], []
@@ -276,6 +278,9 @@ def summarise(
         "cells": cells,
         "missing_runs": len(missing),
         "missing": missing,
+        # a grid over model.width x train.learning_rate: the losses against the learning
+        # rate per width, the best ones and their drift (analysis/width_theory.py)
+        "lr_transfer": width_theory.lr_transfer(dict(cfg.sweep.grid), cells),
     }
 
 
@@ -291,6 +296,7 @@ def describe(records: list[dict]) -> dict:
         spread = stats.spread(column(key), stats.ACCURACY)
         out.update(zip((f"mean_{name}", f"std_{name}", f"ci95_{name}"), spread))
     out["mean_loss"] = stats.spread(column("test_loss"))[0]
+    out["mean_train_loss"] = stats.spread(column("train_set_loss"))[0]
     out["seconds"] = stats.seconds_per_run(records) if records else None
     return out
 

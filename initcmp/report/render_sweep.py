@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+from initcmp.report import lr_transfer
 from initcmp.report import sweep_plots
 from initcmp.store import records
 from initcmp.report import terminal
@@ -28,6 +29,7 @@ CSV_FIELDS = [
     "mean_train_accuracy",
     "std_train_accuracy",
     "mean_loss",
+    "mean_train_loss",
     "weight_variance",
     "chi_1",
     "xi_c",
@@ -90,6 +92,14 @@ def print_table(summary: dict, console=None) -> None:
     terminal.print_table(
         out, title, columns, rows, optional=("95% CI", "L/ξ_c"), elsewhere="sweep.md"
     )
+    if summary.get("lr_transfer"):
+        out.print("")
+        terminal.print_table(
+            out,
+            "learning-rate transfer: each width's best learning rate (lowest loss, seeds' mean)",
+            *lr_transfer.table_rows(summary),
+        )
+        terminal.print_notes(out, lr_transfer.notes(summary))
 
 
 def notes(summary: dict) -> list[str]:
@@ -103,7 +113,11 @@ def notes(summary: dict) -> list[str]:
 
 
 def to_markdown(summary: dict) -> str:
-    return terminal.markdown_table(*table_rows(summary))
+    text_ = terminal.markdown_table(*table_rows(summary))
+    if summary.get("lr_transfer"):
+        text_ += "\n" + terminal.markdown_table(*lr_transfer.table_rows(summary))
+        text_ += "\n" + "".join(f"- {line}\n" for line in lr_transfer.notes(summary))
+    return text_
 
 
 def to_csv(summary: dict) -> str:

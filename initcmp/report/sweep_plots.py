@@ -37,6 +37,10 @@ def sweep(summary: dict, path: Path) -> None:
 
 def figure(summary: dict):
     """A line (and band) per value of a named axis for one numeric axis, else heatmaps."""
+    if summary.get("lr_transfer"):  # model.width x train.learning_rate: report/lr_transfer.py
+        from initcmp.report import lr_transfer
+
+        return lr_transfer.figure(summary)
     axes = list(summary["axes"])
     named = [k for k in axes if not _numeric(summary["axes"][k])]
     if len(axes) == 1:
