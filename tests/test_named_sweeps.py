@@ -140,3 +140,18 @@ def test_a_log_dir_that_cannot_be_made_leaves_no_empty_run_folder(tmp_path, monk
     result = run_cli_in(tmp_path, monkeypatch, "train", *flags)
     assert result.exit_code == 2 and "cannot create" in result.stderr
     assert not (tmp_path / "checkpoints" / "mnist_mlp" / "he-s0").exists()
+
+
+def test_the_shipped_sweeps_keep_their_names_and_their_runs_folders():
+    """The names the docs quote, and the run folders an existing logs/ holds: a new config
+    section or key at its default must not rename them."""
+    from initcmp.config import resolve
+    from initcmp.experiments import sweep
+
+    for preset, name, first in [
+        ("edge_of_chaos", "depth-scale-bd7ebef2", "scale=1,depth=10,variance_scaling-s0@18f0d71d"),
+        ("he_depth", "name-depth-55f89dd5", "depth=5,glorot-s0@3c8eda3d"),
+    ]:
+        cfg = resolve.load(preset)
+        assert sweep.name(cfg) == name
+        assert sweep.plan(cfg)[0].runs[0].run_name == first

@@ -350,11 +350,13 @@ def run_identity(cfg: Config) -> dict:
     raw = {k: to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in raw.items()}
     flat = {**flatten(raw), "init.bias_variance": cfg.init.bias_variance}
     if cfg.model.parametrization == "standard":
-        flat = {k: v for k, v in flat.items() if k not in _WIDTH_KEYS}
+        flat = {k: v for k, v in flat.items() if k not in WIDTH_KEYS}
     return {k: v for k, v in flat.items() if any(k == r or k.startswith(r + ".") for r in RUN_KEYS)}
 
 
-_WIDTH_KEYS = ("model.parametrization", "model.base_width")
+# The width keys, which a standard run's identity (and a sweep's name) leaves out, so that
+# every name made before parametrizations existed is the same.
+WIDTH_KEYS = ("model.parametrization", "model.base_width")
 
 
 def flatten(raw: Mapping, prefix: str = "") -> dict:

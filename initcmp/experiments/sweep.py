@@ -156,9 +156,13 @@ def name(cfg: Config, given: str | None = None) -> str:
 
 
 def _what(raw: dict) -> dict:
-    """A spec's dotted keys and values but how it is executed (EXECUTION)."""
+    """A spec's dotted keys and values but how it is executed (EXECUTION) and what no
+    sweep reads (`coord_check`), and, for the standard parametrization, but the width
+    keys (config_mod.WIDTH_KEYS): a sweep's name is what it was before either existed."""
     flat = config_mod.flatten(raw)
-    return {k: v for k, v in flat.items() if not k.startswith(EXECUTION)}
+    if flat.get("model.parametrization", "standard") == "standard":
+        flat = {k: v for k, v in flat.items() if k not in config_mod.WIDTH_KEYS}
+    return {k: v for k, v in flat.items() if not k.startswith((*EXECUTION, "coord_check."))}
 
 
 def folder(cfg: Config, log_root: str | Path, given: str | None = None) -> Path:
