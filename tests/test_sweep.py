@@ -122,15 +122,21 @@ def test_a_step_budget_ends_mid_epoch_evaluated_and_grows_like_epochs(tmp_path, 
 
 
 def test_a_sweep_killed_and_rerun_ends_with_the_same_numbers(tmp_path, monkeypatch):
+    """In one process, stacks in turn (a killed worker process: tests/test_workers.py)."""
     for folder in ("ref", "cut"):
         (tmp_path / folder).mkdir()
     run_cli_in(tmp_path / "ref", monkeypatch, *SWEEP)
     # 10 steps of the first stack, then step 9 of the second: its checkpoint at 8 is kept
-    killed = initcmp(tmp_path / "cut", *SWEEP, "--set", "checkpoint.every_steps=4", kill="step:19")
+    one = ["--set", "compare.workers=1"]
+    killed = initcmp(
+        tmp_path / "cut", *SWEEP, *one, "--set", "checkpoint.every_steps=4", kill="step:19"
+    )
     assert killed.returncode == -9
     done_before = len(list((tmp_path / "cut" / "logs").rglob("result.json")))
     assert done_before == 4  # the first stack finished, the second was cut
-    rerun = run_cli_in(tmp_path / "cut", monkeypatch, *SWEEP, "--set", "checkpoint.every_steps=4")
+    rerun = run_cli_in(
+        tmp_path / "cut", monkeypatch, *SWEEP, *one, "--set", "checkpoint.every_steps=4"
+    )
     assert rerun.exit_code == 0 and "4 already finished, 4 to train" in rerun.stderr
     assert "resuming from step 8" in rerun.stderr
     assert finished_runs(tmp_path / "cut") == finished_runs(tmp_path / "ref")

@@ -37,6 +37,9 @@ SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
 # TensorFlow compiling and running the steps, beyond the tensors counted (the measured
 # margins are in benchmarks/memory.md).
 WORKING = 0.15e9
+# A process that has imported TensorFlow, before it holds any tensor: `import
+# tensorflow` alone left a peak resident size of 0.63 GB (TF 2.21, 2-core AMD EPYC).
+PROCESS = 0.6e9
 # What reduces the parts of a need.
 HIDDEN = "model.hidden"
 RUNS = "the runs at once (--inits, --seeds)"
@@ -124,6 +127,21 @@ def training(cfgs: list[Config], fuse: bool, dataset, engine: fused.Engine | Non
     return need.add(WORKING, "TensorFlow compiling and running the steps")
 
 
+def worker(stack: list[Config], fuse: bool, dataset) -> Need:
+    """What one worker process (experiments/workers.py) needs to train `stack`: the
+    stack's own need and TensorFlow's process."""
+    need = training(stack, fuse, dataset)
+    return need.add(PROCESS, "TensorFlow's own process")
+
+
+def workers(need: Need, count: int) -> Need:
+    """`count` workers' need, each `need`."""
+    out = Need(f"{count} worker processes, {need.what} at most each")
+    for nbytes, what, knobs in need.parts:
+        out.add(count * nbytes, f"{count} x {what}", *knobs, "compare.workers")
+    return out
+
+
 def evaluating(cfg: Config, dataset) -> Need:
     """What `evaluate.evaluate_run` needs: the run's model and optimizer, its stack of
     one (or two), one evaluation, the data in TensorFlow."""
@@ -153,7 +171,7 @@ def check(need: Need) -> None:
     """Refuse `need` if it is more than is free, naming the numbers and what reduces the
     largest parts. Not where TensorFlow computes on a GPU: its memory is not this."""
     free = available()
-    if free is None or need.total <= free or _gpu():
+    if free is None or need.total <= free or gpu():
         return
     shown = [f"{_gb(b)} for {text}" for b, text, _ in need.parts if b >= 0.05 * need.total]
     knobs = [k for b, _, ks in need.parts if b >= 0.2 * need.total for k in ks]
@@ -208,7 +226,7 @@ def _cgroup_room(cgroup: list[tuple[str, str]]) -> int | None:
     return None
 
 
-def _gpu() -> bool:
+def gpu() -> bool:
     """Whether the loaded TensorFlow computes on a GPU."""
     tf = sys.modules.get("tensorflow")
     return bool(tf and tf.config.list_physical_devices("GPU"))

@@ -6,8 +6,10 @@ resume from their checkpoint, and a diverged run is recorded and passed over. Th
 left are cut into stacks by the engine's one rule (`fused.Engine.stacks`: with
 `compare.fuse`, runs that agree on everything but init and seed and stand at the same
 step train together, each to the same bits as alone), and the stacks go to the launcher
-that `compare.executor` names: `local` trains them in this process, one at a time;
-`ray` sends each to a Ray task (on_ray.py). A sweeper plans, a launcher runs.
+that `compare.executor` names: `local` trains them on this machine, in this process
+one at a time or in `compare.workers` processes at once (workers.py: by default a
+sweep's stacks, one process a core, as memory allows); `ray` sends each to a Ray task
+(on_ray.py). A sweeper plans, a launcher runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Callable
 
 from initcmp.config.schema import Config
 from initcmp.data.sources import Dataset
-from initcmp.engine import checkpoints, fused, runtime, train
+from initcmp.engine import checkpoints, fused, memory, runtime, train
+from initcmp.experiments import workers
 from initcmp.engine.reporter import Reporter
 from initcmp.errors import RunInUseError
 from initcmp.store import records
@@ -34,11 +37,15 @@ def train_missing(
     log_root: str | Path = "logs",
     fresh: bool = False,
     reporter: Reporter | None = None,
+    sweep: bool = False,
 ) -> None:
     """Train every run of `runs` (an experiment `cfg`'s plan, `shape` in words for the
-    progress display: `3 initializers x 3 seeds`) that has not finished."""
+    progress display: `3 initializers x 3 seeds`) that has not finished. `sweep`: the
+    plan is a sweep's (the local executor then trains stacks in worker processes unless
+    `compare.workers` says otherwise)."""
     reporter = reporter or Reporter()
     launcher = LAUNCHERS[cfg.compare.executor](cfg, checkpoint_root, log_root, reporter)
+    launcher.sweep = sweep
     launcher.check()  # e.g. no Ray: one line, before anything is said or read
     reporter.compare_start(cfg, len(runs), shape)
     todo, elsewhere = [], []
@@ -97,6 +104,8 @@ class Launcher:
     `launch` trains the unfinished runs `todo` (`finished` runs of the plan were read
     from their records) and tells the reporter the plan first."""
 
+    sweep = False  # the plan is a sweep's
+
     def __init__(self, cfg: Config, checkpoint_root, log_root, reporter: Reporter):
         self.cfg, self.reporter = cfg, reporter
         self.roots = {"checkpoint_root": checkpoint_root, "log_root": log_root}
@@ -110,9 +119,10 @@ class Launcher:
 
 
 class LocalLauncher(Launcher):
-    """The stacks in this process, one at a time: the first steps start at once and only
-    one stack of models is in memory, however many runs. Stacks of one shape share the
-    engine's one compiled program."""
+    """The stacks on this machine: in this process, one at a time (the first steps start
+    at once and only one stack of models is in memory, however many runs; stacks of one
+    shape share the engine's one compiled program), or in `workers` processes at once
+    (experiments/workers.py), each stack as this process would train it."""
 
     def launch(self, finished: int, todo: list[Config], load_data, held=None) -> None:
         """Runs another process holds by the time their stack trains go to `held`."""
@@ -125,7 +135,20 @@ class LocalLauncher(Launcher):
         work = sum(n * c.model.weights() for n, c in zip(left, todo))  # deeper: slower
         self.reporter.compare_plan(finished, len(todo), sum(left), work)
         fuse = self.cfg.compare.fuse
-        for i, stack in enumerate(stacks(todo, fuse, **self.roots, engine=self.engine)):
+        work = stacks(todo, fuse, **self.roots, engine=self.engine)
+        count = self.workers(work, dataset)
+        if count > 1:
+            by_run = {id(c): n * c.model.weights() for n, c in zip(left, todo)}
+            sizes = [sum(by_run[id(c)] for c in stack) for stack in work]
+            self.reporter.note(
+                f"{self.cfg.name}: {len(work)} stacks in {count} worker processes "
+                f"({_threads(count)} each)"
+            )
+            workers.run(
+                work, sizes, count, **self.roots, fuse=fuse, reporter=self.reporter, held=held
+            )
+            return
+        for i, stack in enumerate(work):
             if i:
                 runtime.release()  # the stack before this one (train.run_many frees its own)
             train.run_many(
@@ -137,6 +160,31 @@ class LocalLauncher(Launcher):
                 held=held,
                 engine=self.engine,
             )
+
+    def workers(self, work: list[list[Config]], dataset) -> int:
+        """How many processes train `work`: `compare.workers`, or by default one a core
+        for a sweep (one for a comparison), never more than the stacks, and as many as
+        memory holds: each worker is a TensorFlow process of its own with its stack
+        (memory.worker). Asked for more than fit, the same one line as any other need
+        that does not fit."""
+        asked = self.cfg.compare.workers
+        count = min(asked or (workers.cores() if self.sweep else 1), len(work))
+        if count <= 1:
+            return 1
+        fuse = self.cfg.compare.fuse
+        need = max((memory.worker(s, fuse, dataset) for s in work), key=lambda n: n.total)
+        if asked:
+            memory.check(memory.workers(need, count))
+            return count
+        free = memory.available()
+        if free is not None and not memory.gpu():
+            count = max(1, min(count, int(free // need.total)))
+        return count
+
+
+def _threads(count: int) -> str:
+    n = max(1, workers.cores() // count)
+    return f"{n} thread{'s' if n > 1 else ''}"
 
 
 class RayLauncher(Launcher):

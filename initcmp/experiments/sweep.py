@@ -47,7 +47,7 @@ from initcmp.store.records import RunPaths, write_atomic
 SPEC = "spec.yaml"  # a sweep's resolved config, in its folder
 # How a sweep is executed, not what it is: left out of its name's digest and its spec's
 # comparison (the same runs trained locally or on Ray are the same sweep).
-EXECUTION = ("compare.executor", "compare.fuse", "ray.")
+EXECUTION = ("compare.executor", "compare.fuse", "compare.workers", "ray.")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+-]*$")  # a folder name on any system
 
 
@@ -246,6 +246,7 @@ def run(
         log_root=log_root,
         fresh=fresh,
         reporter=reporter,
+        sweep=True,
     )
     return cells
 

@@ -6,12 +6,15 @@ stdout stays free for results and `--json`."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -35,11 +38,13 @@ class ConsoleReporter(Reporter):
             console=self.console,
             transient=True,
         )
-        self._runs = self._steps = None
+        self._runs = None
         self._source = None
         self._name, self._pace = "", None
-        self._group_step = self._group_total = 0
-        self._steps_total = self._steps_done = self._cost = 0
+        # The stacks training now, by the names of their runs: several at once when
+        # worker processes train them (experiments/workers.py).
+        self._groups: dict[str, _Group] = {}
+        self._steps_total = self._steps_done = 0
         self._weighted = False
 
     def __enter__(self):
@@ -71,8 +76,6 @@ class ConsoleReporter(Reporter):
         self._advance_runs()
 
     def start(self, cfgs, total_steps, resumed_from_step, source):
-        self._group_step, self._group_total = resumed_from_step, total_steps
-        self._cost = cfgs[0].model.weights()  # one stack, one shape
         left = self._pace.seconds_left() if self._pace else None
         if left is not None:  # timed on the groups before this one
             self.say(
@@ -82,8 +85,6 @@ class ConsoleReporter(Reporter):
         if source != self._source:
             self.say(f"data: {source}")
             self._source = source
-        if self._runs is not None:  # runs done (the bar), training now, and left
-            self._progress.update(self._runs, description=f"runs ({len(cfgs)} training)")
         label = f"{cfgs[0].name}/{cfgs[0].run_name}"
         if len(cfgs) > 1:
             label = f"{cfgs[0].name}: {len(cfgs)} runs"
@@ -96,27 +97,34 @@ class ConsoleReporter(Reporter):
             self.say(f"{label}: resuming from step {resumed_from_step}")
         else:
             self.say(f"{label}: training {total_steps} steps")
-        if self._steps is not None:
-            self._progress.remove_task(self._steps)
-        self._steps = self._progress.add_task(
+        bar = self._progress.add_task(
             label, total=total_steps, completed=resumed_from_step, metrics=""
         )
+        # one stack, one shape: its cost per step is its runs' weights
+        group = _Group(bar, resumed_from_step, total_steps, cfgs[0].model.weights(), len(cfgs))
+        self._groups.update(dict.fromkeys((c.run_name for c in cfgs), group))
+        if self._runs is not None:  # runs done (the bar), training now, and left
+            training = sum(g.runs for g in set(self._groups.values()))
+            self._progress.update(self._runs, description=f"runs ({training} training)")
 
     def progress(self, step, metrics):
+        group = self._groups.get(metrics[0]["run"]) if metrics else None
+        if group is None:
+            return
         if len(metrics) == 1:
             text = f"loss {metrics[0]['train_loss']:.4f} acc {metrics[0]['train_accuracy']:.2%}"
         else:
             accuracies = [m["train_accuracy"] for m in metrics]
             text = f"train acc {min(accuracies):.1%} to {max(accuracies):.1%}"
-        self._progress.update(self._steps, completed=step, metrics=text)
+        self._progress.update(group.bar, completed=step, metrics=text)
         if self._pace:  # every run of the group trained the steps since the last call
-            steps = (step - self._group_step) * len(metrics)
+            steps = (step - group.step) * len(metrics)
             self._steps_done += steps
-            self._pace.advance(steps * self._cost if self._weighted else steps)
+            self._pace.advance(steps * group.cost if self._weighted else steps)
             left = self._pace.seconds_left()
             if left is not None and self._runs is not None:
                 self._progress.update(self._runs, left=clock(left))
-        self._group_step = step
+        group.step = step
 
     def note(self, line):
         self.say(line)
@@ -125,15 +133,32 @@ class ConsoleReporter(Reporter):
         self.say(line)
 
     def finish(self, result):
-        if self._pace and result.get("diverged"):  # the steps it will never train
-            never = self._group_total - result["step"]
-            self._steps_total -= never
-            self._pace.drop(never * self._cost if self._weighted else never)
+        group = self._groups.pop(Path(result.get("log_dir", "")).name, None)
+        if group is not None:
+            if self._pace and result.get("diverged"):  # the steps it will never train
+                never = group.total - result["step"]
+                self._steps_total -= never
+                self._pace.drop(never * group.cost if self._weighted else never)
+            group.runs -= 1
+            if not group.runs:  # the stack's last run: its bar goes
+                self._progress.remove_task(group.bar)
         self._advance_runs()
 
     def _advance_runs(self):
         if self._runs is not None:
             self._progress.advance(self._runs)
+
+
+@dataclass(eq=False)  # one object per stack, in a set by identity
+class _Group:
+    """A stack training now: its steps bar, the step it has reached, its budget, its
+    cost per step (weights) and its runs still training."""
+
+    bar: TaskID
+    step: int
+    total: int
+    cost: int
+    runs: int
 
 
 class Pace:
