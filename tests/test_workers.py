@@ -64,10 +64,10 @@ def alone(tmp_path_factory):
 
 
 def test_two_workers_give_the_bits_of_one_process(alone, tmp_path):
-    """By default a sweep takes a worker a core (two here, one TensorFlow thread each):
-    every run's weights, metrics and result, and the sweep's table, are those of the
-    sweep trained in one process."""
-    done = python("-m", "initcmp", *SWEEP, cwd=tmp_path, env={"INITCMP_FREE_MEMORY": None})
+    """Two workers (one TensorFlow thread each on 2 cores): every run's weights, metrics
+    and result, and the sweep's table, are those of the sweep trained in one process."""
+    args = [*SWEEP, "--set", "compare.workers=2"]
+    done = python("-m", "initcmp", *args, cwd=tmp_path, env={"INITCMP_FREE_MEMORY": None})
     assert done.returncode == 0, done.stderr
     assert "2 stacks in 2 worker processes (1 thread each)" in done.stderr
     runs = finished_runs(tmp_path)
@@ -121,9 +121,24 @@ def test_workers_asked_for_that_do_not_fit_are_refused_in_one_line(tmp_path, mon
     assert "needs at least" in line
 
 
-def test_by_default_a_sweep_takes_the_workers_memory_allows(tmp_path, monkeypatch):
-    """With room for one worker, the default trains in the command's own process."""
+def test_by_default_a_long_sweep_takes_the_workers_cores_and_memory_allow(monkeypatch, tmp_path):
+    """The default (`compare.workers` unset): a worker a core, as many as memory holds,
+    for a sweep estimated to train long enough to win back a worker's start; a short
+    sweep, or a comparison, stays in the command's own process."""
+    from initcmp.data import sources
+    from initcmp.engine.reporter import Reporter
+    from initcmp.experiments import launch, workers
+    from helpers import synthetic_config
+
+    def chosen(steps: int, sweep: bool = True) -> int:
+        cfgs = [synthetic_config("he", f"model.depth={d}", f"train.steps={steps}") for d in (1, 2)]
+        launcher = launch.LocalLauncher(cfgs[0], tmp_path / "ck", tmp_path / "logs", Reporter())
+        launcher.sweep = sweep
+        return launcher.workers([[c] for c in cfgs], sources.synthetic())
+
+    monkeypatch.setenv("INITCMP_FREE_MEMORY", "1e12")
+    assert chosen(1_000_000) == min(2, workers.cores())  # hours of training: both cores
+    assert chosen(5) == 1  # seconds of training: not worth a second TensorFlow
+    assert chosen(1_000_000, sweep=False) == 1  # a comparison: one process
     monkeypatch.setenv("INITCMP_FREE_MEMORY", "1.5e9")
-    result = run_cli_in(tmp_path, monkeypatch, *SWEEP, "--steps", "5")
-    assert result.exit_code == 0, result.stderr
-    assert "worker processes" not in result.stderr
+    assert chosen(1_000_000) == 1  # room for one worker only

@@ -182,8 +182,9 @@ class CompareConfig:
     # local, or ray: the runs as Ray tasks (experiments/on_ray.py); `--executor`
     executor: str = field(default="local", metadata=_check(choices=("local", "ray")))
     # local executor: processes that train stacks at once (experiments/workers.py; the same
-    # bits); null: a sweep takes one a core, as many as it has stacks and memory allows,
-    # and a comparison trains in its own process
+    # bits); null: a sweep estimated to train for over a minute takes one a core, as many
+    # as it has stacks and memory allows; a shorter sweep and a comparison train in the
+    # command's own process
     workers: int | None = field(default=None, metadata=_check(ge=1))
 
 

@@ -20,7 +20,7 @@ from typing import Callable
 from initcmp.config.schema import Config
 from initcmp.data.sources import Dataset
 from initcmp.engine import checkpoints, fused, memory, runtime, train
-from initcmp.experiments import workers
+from initcmp.experiments import cost, workers
 from initcmp.engine.reporter import Reporter
 from initcmp.errors import RunInUseError
 from initcmp.store import records
@@ -171,6 +171,8 @@ class LocalLauncher(Launcher):
         count = min(asked or (workers.cores() if self.sweep else 1), len(work))
         if count <= 1:
             return 1
+        if not asked and cost.of_runs([c for s in work for c in s]).seconds() < WORTH_A_WORKER:
+            return 1  # a short sweep: a second process would cost more than it saves
         fuse = self.cfg.compare.fuse
         need = max((memory.worker(s, fuse, dataset) for s in work), key=lambda n: n.total)
         if asked:
@@ -180,6 +182,12 @@ class LocalLauncher(Launcher):
         if free is not None and not memory.gpu():
             count = max(1, min(count, int(free // need.total)))
         return count
+
+
+# The estimated training (experiments/cost.py) below which a sweep stays in one process by
+# default: each worker starts TensorFlow, reads the data and compiles its own steps, about
+# 10 s on a 2-core AMD EPYC (Zen 5), which a short sweep would not win back.
+WORTH_A_WORKER = 60.0
 
 
 def _threads(count: int) -> str:
