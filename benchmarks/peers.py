@@ -303,7 +303,7 @@ def report(results: dict, rounds: dict[str, int], flops: dict, peaks: dict) -> s
         "Operations of training and evaluation as initcmp/experiments/cost.py counts them "
         "from the config (6 per weight per training example, 2 per weight per evaluated "
         "image), over each whole process's best time. Matmul peaks measured by TensorFlow "
-        f"in this session: {peaks['2048']:.0f} GFLOP/s at 2048 x 2048; at each experiment's "
+        f"by the same run: {peaks['2048']:.0f} GFLOP/s at 2048 x 2048; at each experiment's "
         "own shapes (batch 128, runs stacked, a layer's three training products): "
         + ", ".join(f"{n} {peaks[n]:.0f} GFLOP/s" for n in SHAPES)
         + ".",

@@ -33,7 +33,8 @@ TEST_SIZE = {"mnist": 10_000, "synthetic": 1_000}
 # The fraction of the measured matmul rate (`matmul_rate`) that a whole sweep reaches,
 # start-up included, on a 2-core AMD EPYC (Zen 5) whose numpy 512 x 512 float32 product
 # runs at about 220 GFLOP/s (docs/science/schoenholz-2017.md): `initcmp sweep --config
-# edge_of_chaos` (130 runs of width 100, 2.05e13 operations) took 180 s, 0.52 of it;
+# edge_of_chaos` (130 runs of width 100, 2.05e13 operations) took 180-199 s in one
+# process, 0.47-0.52 of it;
 # `--config he_depth` (48 runs of width 256, 6.50e13) took 253 s, 1.17 of it (TensorFlow's
 # kernels beat numpy's at those shapes). Between the two: the estimate is within 1.5x of
 # either, short for the narrow nets and long for the wide.
