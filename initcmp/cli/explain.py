@@ -44,6 +44,12 @@ def inspect(init_names, config_path, overrides, seed, batch, as_json, plot_path)
     result = api.inspect(
         config_path, inits=list(init_names) or None, seed=seed, overrides=overrides, batch=batch
     )
+    show(result, as_json, plot_path)
+
+
+def show(result, as_json: bool, plot_path) -> None:
+    """A result of inspect, theory or coord-check: its figure to `--plot`, then its JSON
+    or its tables."""
     if plot_path:
         _plot(result, plot_path)
     if as_json:
@@ -87,14 +93,7 @@ def theory(init, config_path, overrides, critical, as_json, plot_path):
       initcmp theory --set model.activation=tanh --set init.bias_variance=0.05 --critical
       initcmp theory --set model.activation=tanh --plot phase.png"""
     result = api.theory(config_path, init=init, overrides=overrides, critical=critical)
-    if plot_path:
-        _plot(result, plot_path)
-    if as_json:
-        click.echo(json.dumps(result.summary, indent=2))
-        return
-    result.show()
-    if plot_path:
-        click.echo(f"wrote {plot_path}")
+    show(result, as_json, plot_path)
 
 
 COMMANDS = (inspect, theory)

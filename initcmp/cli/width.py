@@ -5,13 +5,13 @@ it to `initcmp`. The learning-rate-transfer figure is `initcmp sweep`'s, for a g
 
 from __future__ import annotations
 
-import json
 
 import click
 
 from initcmp import api
+from initcmp.cli import explain
 from initcmp.cli.options import config_options, fails_cleanly, json_option, plot_option
-from initcmp.errors import ConfigError, OutputError
+from initcmp.errors import ConfigError
 from initcmp.inits.parametrizations import PARAMETRIZATIONS
 
 
@@ -62,17 +62,7 @@ def coord_check(config_path, overrides, names, widths, steps, seeds, as_json, pl
         seeds=seeds,
         overrides=overrides,
     )
-    if plot_path:
-        try:
-            result.plot(plot_path)
-        except OutputError as exc:  # name the flag the path came from
-            raise OutputError(f"--plot: {exc}") from None
-    if as_json:
-        click.echo(json.dumps(result.summary, indent=2))
-        return
-    result.show()
-    if plot_path:
-        click.echo(f"wrote {plot_path}")
+    explain.show(result, as_json, plot_path)
 
 
 def _widths(text: str | None) -> list[int] | None:
