@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from initcmp.data import sources
@@ -41,7 +39,7 @@ def tensorflow():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _use_xla_cache()
     first = "tensorflow" not in sys.modules
-    with _collector_paused(first), _interrupt_after(first):
+    with _collector_paused(first):
         if first and not os.environ.get("INITCMP_TF_LOGS"):
             with _stderr_silenced(), _hidden(NOT_FOR_TENSORFLOW):
                 import tensorflow as tf
@@ -53,27 +51,6 @@ def tensorflow():
     tf.config.experimental.enable_op_determinism()
     tf.get_logger().setLevel("ERROR")  # each run traces its own steps: retracing is expected
     return tf
-
-
-@contextlib.contextmanager
-def _interrupt_after(importing: bool):
-    """A Ctrl-C that arrives while TensorFlow loads raises KeyboardInterrupt once it has
-    loaded, not inside it: some of the modules it imports catch every exception around
-    their own optional imports, and would swallow the interrupt (the command would then
-    train on as if never interrupted). The handler there before (Python's, or a worker's)
-    then runs as if the signal came now. Only in the main thread, where signals are."""
-    main = threading.current_thread() is threading.main_thread()
-    if not (importing and main and callable(signal.getsignal(signal.SIGINT))):
-        yield  # not loading it, not the main thread, or SIGINT ignored: as it is
-        return
-    seen = []
-    before = signal.signal(signal.SIGINT, lambda *_: seen.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
-    if seen:
-        before(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
 
 
 def release() -> None:
