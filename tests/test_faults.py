@@ -314,6 +314,38 @@ def test_killed_anywhere_resumes_to_the_same_bits(tmp_path, clean_runs, name, ki
     _kill_then_rerun(tmp_path, clean_runs, name, kill)
 
 
+# --- Ctrl-C (SIGINT) at the same points, then rerun ---------------------------------------
+
+
+def _interrupt_then_rerun(tmp_path, clean_runs, name, point):
+    """A Ctrl-C arriving exactly at `point` (a SIGINT from the fault hook) ends the
+    command with 130 and the resume hint; the rerun ends with the bits and the metrics
+    rows of a run never interrupted."""
+    args = ARGS[name]
+    stopped = initcmp(tmp_path, *args, kill=f"{point}:INT")
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr
+    assert initcmp_here(tmp_path, args) == 0
+    assert finished_runs(tmp_path) == clean_runs(name)
+
+
+# step:12 ends a block at a log point (every 4); metrics:3 falls between the rows of the
+# stack's two runs at step 10.
+QUICK_CTRL_C = [("train", "step:12"), ("compare", "metrics:3")]
+
+
+@pytest.mark.parametrize("name, point", QUICK_CTRL_C)
+def test_ctrl_c_at_a_point_resumes_to_the_same_bits_and_rows(tmp_path, clean_runs, name, point):
+    _interrupt_then_rerun(tmp_path, clean_runs, name, point)
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("name, point", FULL)
+def test_ctrl_c_anywhere_resumes_to_the_same_bits_and_rows(tmp_path, clean_runs, name, point):
+    """make faults: a Ctrl-C at every point of FULL."""
+    _interrupt_then_rerun(tmp_path, clean_runs, name, point)
+
+
 # --- a full disk -------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ there resumes to the same bits (tests/test_faults.py).
 
 With INITCMP_KILL_AT=<point>:<n> in the environment, the n-th arrival at `point` sends
 SIGKILL to this process: no handler, no cleanup, as a power cut or the OOM killer would.
+With <point>:<n>:INT it sends SIGINT instead, a Ctrl-C arriving exactly there.
 Unset, as it always is outside the tests, a call costs one environment lookup.
 
 Points: step (after a compiled call of training steps, one arrival per step), evaluate
@@ -27,10 +28,11 @@ def point(name: str, arrivals: int = 1) -> None:
     target = os.environ.get("INITCMP_KILL_AT")
     if not target:
         return
-    where, _, count = target.partition(":")
+    where, _, rest = target.partition(":")
     if where != name:
         return
+    count, _, how = rest.partition(":")
     before = _arrivals.get(name, 0)
     _arrivals[name] = before + arrivals
     if before < int(count or 1) <= _arrivals[name]:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGINT if how == "INT" else signal.SIGKILL)

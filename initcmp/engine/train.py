@@ -3,13 +3,17 @@ all call; it takes its data as an argument, so tests never download.
 
 Determinism: op determinism is on, every kernel has its own seed, the epoch order is a
 function of (seed, epoch), and the running train-loss sums live in the checkpoint, so a
-rerun after any interruption ends with the same weights and the same metrics.
+rerun after any interruption ends with the same weights and the same metrics. A Ctrl-C
+takes effect between two blocks of steps (`interrupts_between_blocks`), so the
+checkpoint it saves holds a step whose logging, evaluation and records are complete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -147,38 +151,76 @@ def _train_together(
     checkpoints, divergence and result, exactly as if it had trained alone."""
     group = _Group(runs, data, reporter, engine, at_start)
     cfg, per_epoch, step, total = group.cfg, group.steps_per_epoch, group.start, group.total
-    try:
-        for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
-            for idx, counts, n in group.blocks(epoch, step):
-                group.stack.train_steps(idx, counts, n)  # n steps, in one compiled call
-                step += int(n)
-                faults.point("step", int(n))
-                epoch_end = step % per_epoch == 0
-                end = epoch_end or step == total  # a step budget may end mid-epoch
-                # Log, evaluate, checkpoint, in that order, at multiples of the global step.
-                if due(step, cfg.log.every_steps, end):
-                    group.log(step)  # a run whose loss is NaN or inf leaves the group here
-                    if not group.live:
+    with interrupts_between_blocks() as interrupted:
+        try:
+            for epoch in range(step // per_epoch, math.ceil(total / per_epoch)):
+                for idx, counts, n in group.blocks(epoch, step):
+                    interrupted.check()
+                    group.stack.train_steps(idx, counts, n)  # n steps, one compiled call
+                    step += int(n)
+                    faults.point("step", int(n))
+                    epoch_end = step % per_epoch == 0
+                    end = epoch_end or step == total  # a step budget may end mid-epoch
+                    # Log, evaluate, checkpoint, in that order, at multiples of the global step.
+                    if due(step, cfg.log.every_steps, end):
+                        group.log(step)  # a run whose loss is NaN or inf leaves the group here
+                        if not group.live:
+                            break
+                    if due(step, cfg.eval.every_steps, end):
+                        group.evaluate(step)
+                    if due(step, cfg.checkpoint.every_steps, end):
+                        group.checkpoint()
+                    if epoch_end:
+                        group.end_epoch(epoch + 1)
+                    if step == total:
                         break
-                if due(step, cfg.eval.every_steps, end):
-                    group.evaluate(step)
-                if due(step, cfg.checkpoint.every_steps, end):
-                    group.checkpoint()
-                if epoch_end:
-                    group.end_epoch(epoch + 1)
-                if step == total:
+                if not group.live:
                     break
-            if not group.live:
-                break
-    except KeyboardInterrupt:
-        group.checkpoint()
-        raise Interrupted(  # its hint: rerun, without --fresh if the call had it
-            f"interrupted at step {int(group.stack.step.numpy())} of {group.total}; "
-            "checkpoint saved",
-            resume=True,
-            fresh=fresh,
-        ) from None
-    return group.finish(step)
+        except KeyboardInterrupt:
+            group.checkpoint()
+            raise Interrupted(  # its hint: rerun, without --fresh if the call had it
+                f"interrupted at step {int(group.stack.step.numpy())} of {group.total}; "
+                "checkpoint saved",
+                resume=True,
+                fresh=fresh,
+            ) from None
+        return group.finish(step)
+
+
+class interrupts_between_blocks(contextlib.AbstractContextManager):
+    """Ctrl-C (SIGINT) while runs train is held until `check()`, at the start of the next
+    block of steps: a block's logging, evaluation, records and checkpoint are never cut
+    in two, so the checkpoint saved on the way out holds a step whose stages are all
+    done, and the rerun continues exactly where an uninterrupted run would. A Ctrl-C
+    held when the stack ends is raised once its results are written; one held while
+    that checkpoint is saved is dropped (a second Ctrl-C does not cut it short). Only in
+    the main thread, and only over a handler that raises (Python's default, or a
+    worker's); otherwise the handler in place is left alone."""
+
+    def __init__(self):
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread() and callable(previous):
+            self._previous = previous
+            signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.pending = True
+
+    def check(self) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def __exit__(self, kind, exc, tb):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        if kind is None:
+            self.check()
+        return None
 
 
 class _Group:
