@@ -310,7 +310,7 @@ def test_killed_at_a_point_resumes_to_the_same_bits(tmp_path, clean_runs, name, 
 @pytest.mark.faults
 @pytest.mark.parametrize("name, kill", FULL)
 def test_killed_anywhere_resumes_to_the_same_bits(tmp_path, clean_runs, name, kill):
-    """make faults: every point of FULL (about 3 minutes)."""
+    """make faults: every point of FULL."""
     _kill_then_rerun(tmp_path, clean_runs, name, kill)
 
 
