@@ -162,15 +162,16 @@ def test_what_a_command_line_asks_of_a_report():
     assert results.Selection.asked(cfg, {"compare"}).inits == cfg.compare.inits
 
 
-def test_the_pace_counts_from_the_first_timed_steps_and_drops_what_will_not_train():
+def test_the_pace_counts_from_the_first_stacks_start_and_drops_what_will_not_train():
     now = [100.0]
     pace = Pace(1000, clock=lambda: now[0])
     assert pace.seconds_left() is None
-    pace.advance(100)  # the first steps, after compilation: the clock starts here
+    pace.begin()  # the first stack starts (then compiles): the clock starts here
     now[0] += 60
-    assert pace.seconds_left() is None
-    pace.advance(200)  # 200 steps in 60 s
-    assert pace.seconds_left() == pytest.approx(700 * 60 / 200)
-    pace.drop(300)  # a run diverged: its steps left will never be trained
-    assert pace.left == 400 and pace.seconds_left() == pytest.approx(120)
+    assert pace.seconds_left() is None  # nothing trained yet
+    pace.advance(300)  # 300 steps in 60 s
+    pace.begin()  # a later stack: the clock runs on
+    assert pace.seconds_left() == pytest.approx(700 * 60 / 300)
+    pace.drop(400)  # a run diverged: its steps left will never be trained
+    assert pace.left == 300 and pace.seconds_left() == pytest.approx(60)
     assert clock(3725.4) == "1:02:05"
