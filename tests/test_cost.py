@@ -18,11 +18,14 @@ def test_a_runs_arithmetic_is_its_matrix_products_counted_by_hand():
     sets = ("model.hidden=[10]", "train.steps=7", "eval.every_steps=3", "eval.train_images=20")
     cfg = load_config(overrides=(*sets, "data.name=synthetic"))
     weights = 784 * 10 + 10 * 10
-    # 7 steps of batch 128; 7 // 3 = 2 evaluations by steps and 1 at the epoch's end,
-    # each of the 1,000 synthetic test images and the first 20 training images
-    expected = 6 * 128 * weights * 7 + 2 * (1_000 + 20) * weights * 3
+    # 7 steps of batch 128; 7 // 3 = 2 evaluations by steps, 1 at the epoch's end and 1
+    # at step 0 (eval.at_start), each of the 1,000 synthetic test images and the first 20
+    # training images
+    expected = 6 * 128 * weights * 7 + 2 * (1_000 + 20) * weights * 4
     need = cost.of_run(cfg)
     assert (need.runs, need.steps, need.flops) == (1, 7, expected)
+    without = load_config(overrides=(*sets, "data.name=synthetic", "eval.at_start=false"))
+    assert cost.of_run(without).flops == expected - 2 * (1_000 + 20) * weights
     assert cost.of_run(cfg, stack=4).peak_bytes > need.peak_bytes  # a stack costs memory
 
 

@@ -5,6 +5,7 @@ and returns a result (api/results.py) instead of printing. cli/ calls these."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
@@ -461,10 +462,11 @@ def sweep(
         )
         from initcmp.experiments import sweep as sweep_mod
 
-        sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
+        need = sweep_mod.check_size(cfg, confirmed=yes)  # before any cell is planned
         if write_files:
             sweep_mod.save_spec(cfg, log_dir, name)  # before training: report works at once
-        _train_missing(sweep_mod.run, cfg, checkpoint_dir, log_dir, fresh, progress)
+        run_sweep = functools.partial(sweep_mod.run, need=need)
+        _train_missing(run_sweep, cfg, checkpoint_dir, log_dir, fresh, progress)
         return _sweep(cfg, checkpoint_dir, log_dir, name, write_files)
 
 

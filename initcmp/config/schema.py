@@ -149,6 +149,9 @@ class EvalConfig:
     # (the same images for every run and seed): `train_set_accuracy`, what the published
     # trainability diagrams plot. 0: none.
     train_images: int = field(default=1000, metadata=_check(ge=0))
+    # A test evaluation before the first step: TensorBoard's first test point (never a
+    # metrics.jsonl row; it changes no weight). false: none (a sweep's table never reads it)
+    at_start: bool = True
 
 
 @dataclass(frozen=True)

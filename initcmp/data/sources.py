@@ -215,7 +215,14 @@ def _file_sha256(path: Path) -> str:
 # --- synthetic data --------------------------------------------------------------------
 
 
-def synthetic(n_train: int = 3000, n_test: int = 1000, seed: int = 1234) -> Dataset:
+# Images in each set, (training, test): MNIST's as its files hold them (formats.SHAPES),
+# the synthetic set's as `synthetic` makes them by default.
+SIZES = {"mnist": (SHAPES["x_train"][0], SHAPES["x_test"][0]), "synthetic": (3000, 1000)}
+
+
+def synthetic(
+    n_train: int = SIZES["synthetic"][0], n_test: int = SIZES["synthetic"][1], seed: int = 1234
+) -> Dataset:
     """A small 28x28, 10-class set: a blocky prototype per class, shifted up to 3 pixels,
     under heavy noise. Generated, never downloaded.
 

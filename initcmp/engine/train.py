@@ -76,7 +76,8 @@ def run_many(
     (RunInUseError), or, given a `held` list, is appended to it and passed over (its
     result None). `engine`: the caller's, to share its last stack with runs of its shape
     (a new one if None). `evaluate_at_start`: False leaves out a new run's step-0
-    evaluation (TensorBoard's first test point), which the tests show changes nothing else.
+    evaluation (TensorBoard's first test point) whatever `eval.at_start` says; the tests
+    show it changes nothing else.
     """
     runtime.tensorflow()
     engine = engine or fused.Engine()
@@ -246,7 +247,7 @@ class _Group:
         self.block_steps = engine.block_steps
         self.stack = engine.stack(self.cfg, [(r.model, r.optimizer) for r in runs], data)
         self.stack.load(self.start, np.stack([r.state.sums.numpy() for r in runs]))
-        if self.start == 0 and at_start:
+        if self.start == 0 and at_start and self.cfg.eval.at_start:
             self.evaluate_at_start()
         self.live = dict(enumerate(runs))
         self.results: dict[int, dict] = {}

@@ -25,11 +25,9 @@ from functools import cache
 import numpy as np
 
 from initcmp.config.schema import IMAGE_PIXELS, Config
+from initcmp.data import sources
 from initcmp.engine import fused, memory
 
-# Training set sizes when `data.train_limit` does not cut them (data/sources.py).
-TRAIN_SIZE = {"mnist": 60_000, "synthetic": 3_000}
-TEST_SIZE = {"mnist": 10_000, "synthetic": 1_000}
 # The fraction of the measured matmul rate (`matmul_rate`) that a whole sweep reaches,
 # start-up included, on a 2-core AMD EPYC (Zen 5) whose numpy 512 x 512 float32 product
 # runs at about 220 GFLOP/s (docs/science/schoenholz-2017.md): `initcmp sweep --config
@@ -71,16 +69,17 @@ def of_run(cfg: Config, stack: int = 1) -> Cost:
     run's own state and its slice of the stack, a step's activations, the images."""
     w = cfg.model.widths()
     weights = cfg.model.weights()
-    train_size = cfg.data.train_limit or TRAIN_SIZE[cfg.data.name]
+    full_train, test_size = sources.SIZES[cfg.data.name]
+    train_size = cfg.data.train_limit or full_train
     steps = cfg.train.total_steps(train_size)
     epochs = math.ceil(steps * cfg.train.batch_size / train_size)
     every = cfg.eval.every_steps
-    evaluations = epochs + (steps // every if every else 0)
-    images = TEST_SIZE[cfg.data.name] + cfg.eval.train_images
+    evaluations = epochs + (steps // every if every else 0) + cfg.eval.at_start
+    images = test_size + cfg.eval.train_images
     flops = 6 * cfg.train.batch_size * weights * steps + 2 * images * weights * evaluations
     k = fused.slots(cfg, stack)
     step = cfg.train.batch_size * sum(w) * memory.FLOAT  # activations kept for backprop
-    data = (train_size + TEST_SIZE[cfg.data.name]) * IMAGE_PIXELS  # uint8 images
+    data = (train_size + test_size) * IMAGE_PIXELS  # uint8 images
     peak = stack * memory.state(cfg) + k * (memory.state(cfg) + step) + data + memory.WORKING
     return Cost(1, steps, float(flops), float(peak))
 

@@ -155,14 +155,18 @@ def name(cfg: Config, given: str | None = None) -> str:
     return "-".join([*keys, hashlib.sha256(spec.encode()).hexdigest()[:8]])
 
 
+# What no sweep's table reads: the coord-check's settings and the step-0 evaluation.
+UNREAD = ("coord_check.", "eval.at_start")
+
+
 def _what(raw: dict) -> dict:
     """A spec's dotted keys and values but how it is executed (EXECUTION) and what no
-    sweep reads (`coord_check`), and, for the standard parametrization, but the width
-    keys (config_mod.WIDTH_KEYS): a sweep's name is what it was before either existed."""
+    sweep reads (UNREAD), and, for the standard parametrization, but the width keys
+    (config_mod.WIDTH_KEYS): a sweep's name is what it was before any of these existed."""
     flat = config_mod.flatten(raw)
     if flat.get("model.parametrization", "standard") == "standard":
         flat = {k: v for k, v in flat.items() if k not in config_mod.WIDTH_KEYS}
-    return {k: v for k, v in flat.items() if not k.startswith((*EXECUTION, "coord_check."))}
+    return {k: v for k, v in flat.items() if not k.startswith((*EXECUTION, *UNREAD))}
 
 
 def folder(cfg: Config, log_root: str | Path, given: str | None = None) -> Path:
@@ -231,11 +235,13 @@ def run(
     log_root: str | Path = "logs",
     fresh: bool = False,
     reporter: Reporter | None = None,
+    need: cost.Cost | None = None,
 ) -> list[Cell]:
     """Train every run of the plan that has not finished; return the plan. The reporter
-    hears the sweep's estimated size first."""
+    hears the sweep's estimated size first (`need`, as `check_size` returned it, or
+    estimated here)."""
     reporter = reporter or Reporter()
-    reporter.note(f"{cfg.name}: {size_words(estimate(cfg))}")
+    reporter.note(f"{cfg.name}: {size_words(need or estimate(cfg))}")
     cells = plan(cfg)
     launch.train_missing(
         cfg,
