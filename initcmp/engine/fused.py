@@ -64,7 +64,9 @@ def fusible_key(cfg: Config) -> str:
 class Engine:
     """The fused engine as its caller holds it: its limits, and what it keeps from one
     stack to the next. One per experiment (experiments/launch.py makes one for all of a
-    comparison's or a sweep's stacks); `train.run_many` makes its own when given none.
+    comparison's or a sweep's stacks); `train.run_many` given none uses the process's
+    own (`Engine.default()`), so that runs trained by successive calls (`initcmp.train`
+    in a notebook, a test's runs alone) share its last stack as a call's runs do.
 
     It keeps the last stack it built, which runs of its shape reuse: runs trained one by
     one, and a sweep's stacks of one shape in turn, so share one traced and compiled
@@ -78,6 +80,15 @@ class Engine:
         self.max_runs, self.block_steps, self.eval_rows = max_runs, block_steps, eval_rows
         self._last: StackedRuns | None = None
         self._data: tuple = (None, None)  # the last dataset given, and its tensors
+
+    _default: "Engine | None" = None
+
+    @classmethod
+    def default(cls) -> "Engine":
+        """The engine of callers that hold none, one per process, with the default limits."""
+        if cls._default is None:
+            cls._default = cls()
+        return cls._default
 
     def stacks(self, items: list, fuse: bool, config=lambda item: item, start=lambda item: 0):
         """THE rule for which runs train together, wherever runs are grouped (the

@@ -75,12 +75,12 @@ def run_many(
     the results in the order of `cfgs`. A run another process holds is an error
     (RunInUseError), or, given a `held` list, is appended to it and passed over (its
     result None). `engine`: the caller's, to share its last stack with runs of its shape
-    (a new one if None). `evaluate_at_start`: False leaves out a new run's step-0
-    evaluation (TensorBoard's first test point) whatever `eval.at_start` says; the tests
-    show it changes nothing else.
+    (the process's, `fused.Engine.default()`, if None). `evaluate_at_start`: False leaves
+    out a new run's step-0 evaluation (TensorBoard's first test point) whatever
+    `eval.at_start` says; the tests show it changes nothing else.
     """
     runtime.tensorflow()
-    engine = engine or fused.Engine()
+    engine = engine or fused.Engine.default()
     memory.check(memory.training(cfgs, fuse, data, engine))  # what cannot fit is refused now
     reporter = reporter or Reporter()
     results: dict[int, dict] = {}
