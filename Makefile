@@ -41,12 +41,12 @@ docs: install
 docs-serve: install  # http://127.0.0.1:8000, rebuilt on every edit
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
-faults: install  # kill -9 at every fault point, then resume (make test runs a short form)
+faults: install  # kill -9 and Ctrl-C at every fault point, then resume (make test: a short form)
 	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
-# A benchmark, not a test: about 13 minutes; writes benchmarks/results.md (initcmp's step
-# and phases) and benchmarks/peers.md (initcmp, plain PyTorch and JAX side by side). The
-# peers are installed here only, never by `make install`.
+# A benchmark, not a test: about 13 minutes, and 9 more for its sweep round; writes
+# benchmarks/results.md (initcmp's step and phases) and benchmarks/peers.md (initcmp, plain
+# PyTorch and JAX side by side). The peers are installed here only, never by `make install`.
 bench: install
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "no torch: its row is skipped"
 	$(BIN)/python -c "import optax" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check jax==0.10.2 jaxlib==0.10.2 optax==0.2.8 || echo "no jax: its column is skipped"
