@@ -270,16 +270,29 @@ def clean_runs(tmp_path_factory):
     return get
 
 
-def _kill_then_rerun(tmp_path, clean_runs, name, kill):
+def _stop_then_rerun(tmp_path, clean_runs, name, point):
+    """The command stopped at `point` by SIGKILL (no handler, no cleanup), or with a
+    `:INT` suffix by a SIGINT (a Ctrl-C arriving exactly there: exit 130, the resume
+    hint); the rerun, in any process, ends with the bits and the metrics rows of a run
+    never stopped."""
     args = ARGS[name]
-    killed = initcmp(tmp_path, *args, kill=kill)
-    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
-    assert initcmp_here(tmp_path, args) == 0  # the rerun: any process will do
+    stopped = initcmp(tmp_path, *args, kill=point)
+    expected = 130 if point.endswith(":INT") else -signal.SIGKILL
+    assert stopped.returncode == expected, (stopped.returncode, stopped.stderr[-2000:])
+    assert "Traceback" not in stopped.stderr
+    assert initcmp_here(tmp_path, args) == 0
     assert finished_runs(tmp_path) == clean_runs(name)
 
 
-QUICK = [("train", "step:13"), ("compare", "checkpoint:3")]
-FULL = (
+# kill -9 at two points; Ctrl-C at step:12, which ends a block at a log point (every 4),
+# and at metrics:3, between the rows of the stack's two runs at step 10.
+QUICK = [
+    ("train", "step:13"),
+    ("compare", "checkpoint:3"),
+    ("train", "step:12:INT"),
+    ("compare", "metrics:3:INT"),
+]
+KILLS = (
     [
         ("train", p)
         for p in (
@@ -302,48 +315,19 @@ FULL = (
 )
 
 
+FULL = KILLS + [(name, f"{point}:INT") for name, point in KILLS]
+
+
 @pytest.mark.parametrize("name, kill", QUICK)
 def test_killed_at_a_point_resumes_to_the_same_bits(tmp_path, clean_runs, name, kill):
-    _kill_then_rerun(tmp_path, clean_runs, name, kill)
+    _stop_then_rerun(tmp_path, clean_runs, name, kill)
 
 
 @pytest.mark.faults
 @pytest.mark.parametrize("name, kill", FULL)
 def test_killed_anywhere_resumes_to_the_same_bits(tmp_path, clean_runs, name, kill):
-    """make faults: every point of FULL."""
-    _kill_then_rerun(tmp_path, clean_runs, name, kill)
-
-
-# --- Ctrl-C (SIGINT) at the same points, then rerun ---------------------------------------
-
-
-def _interrupt_then_rerun(tmp_path, clean_runs, name, point):
-    """A Ctrl-C arriving exactly at `point` (a SIGINT from the fault hook) ends the
-    command with 130 and the resume hint; the rerun ends with the bits and the metrics
-    rows of a run never interrupted."""
-    args = ARGS[name]
-    stopped = initcmp(tmp_path, *args, kill=f"{point}:INT")
-    assert stopped.returncode == 130, stopped.stderr[-2000:]
-    assert "Traceback" not in stopped.stderr
-    assert initcmp_here(tmp_path, args) == 0
-    assert finished_runs(tmp_path) == clean_runs(name)
-
-
-# step:12 ends a block at a log point (every 4); metrics:3 falls between the rows of the
-# stack's two runs at step 10.
-QUICK_CTRL_C = [("train", "step:12"), ("compare", "metrics:3")]
-
-
-@pytest.mark.parametrize("name, point", QUICK_CTRL_C)
-def test_ctrl_c_at_a_point_resumes_to_the_same_bits_and_rows(tmp_path, clean_runs, name, point):
-    _interrupt_then_rerun(tmp_path, clean_runs, name, point)
-
-
-@pytest.mark.faults
-@pytest.mark.parametrize("name, point", FULL)
-def test_ctrl_c_anywhere_resumes_to_the_same_bits_and_rows(tmp_path, clean_runs, name, point):
-    """make faults: a Ctrl-C at every point of FULL."""
-    _interrupt_then_rerun(tmp_path, clean_runs, name, point)
+    """make faults: kill -9 and Ctrl-C at every point."""
+    _stop_then_rerun(tmp_path, clean_runs, name, kill)
 
 
 # --- a full disk -------------------------------------------------------------------------
